@@ -1,0 +1,152 @@
+"""``ask``: one typed call without a decorated function. It builds the same ``Call`` a command does."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from typing import Any, TypeVar, overload
+
+import pydantic_core
+from typing_extensions import Unpack
+
+from ._command import _MISSING, Call, ToolLike
+from ._plan import Plan
+from ._settings import SettingsKwargs, check_names
+from ._tools import as_tool
+
+__all__ = ["ask"]
+
+T = TypeVar("T")
+
+
+def _call(output: Any, tools: Sequence[ToolLike] | None, settings: Mapping[str, Any]) -> Call[Any]:
+    return Call(
+        str if output is _MISSING else output,
+        [as_tool(t) for t in tools or ()],
+        call_options=check_names(settings, "ask(...)"),
+    )
+
+
+def _prompt(prompt: str, context: Mapping[str, Any] | None) -> str:
+    if not context:
+        return prompt
+    block = json.dumps(json.loads(pydantic_core.to_json(context, fallback=str)), indent=2)
+    return f"Context:\n{block}\n\n{prompt}"
+
+
+class Ask:
+    """``ask(prompt, output=T)`` → ``T``; also ``.async_``, ``.stream``, ``.stream_async``, ``.explain``.
+
+    ``context`` (a dict) is sent as a ``Context:`` block of JSON before the prompt. Keyword settings
+    are the per-call layer (highest precedence).
+
+    .. versionadded:: 0.1.0
+    """
+
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        output: type[T],
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
+    ) -> T: ...
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
+    ) -> str: ...
+    @overload
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        output: Any,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
+    ) -> Any: ...
+    def __call__(
+        self,
+        prompt: str,
+        *,
+        output: Any = _MISSING,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Any,
+    ) -> Any:
+        return _call(output, tools, settings).result(_prompt(prompt, context)).output
+
+    @overload
+    async def async_(
+        self,
+        prompt: str,
+        *,
+        output: type[T],
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
+    ) -> T: ...
+    @overload
+    async def async_(
+        self,
+        prompt: str,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
+    ) -> str: ...
+    @overload
+    async def async_(
+        self,
+        prompt: str,
+        *,
+        output: Any,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
+    ) -> Any: ...
+    async def async_(
+        self,
+        prompt: str,
+        *,
+        output: Any = _MISSING,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Any,
+    ) -> Any:
+        return (await _call(output, tools, settings).aresult(_prompt(prompt, context))).output
+
+    def stream(
+        self, prompt: str, *, context: Mapping[str, Any] | None = None, **settings: Unpack[SettingsKwargs]
+    ) -> Iterator[str]:
+        """Text deltas of the answer, in order."""
+        call = _call(str, None, settings)
+        return call.stream(_prompt(prompt, context))
+
+    def stream_async(
+        self, prompt: str, *, context: Mapping[str, Any] | None = None, **settings: Unpack[SettingsKwargs]
+    ) -> AsyncIterator[str]:
+        """Text deltas of the answer, in order, on the event loop."""
+        call = _call(str, None, settings)
+        return call.astream(_prompt(prompt, context))
+
+    def explain(
+        self,
+        prompt: str = "",
+        *,
+        output: Any = _MISSING,
+        tools: Sequence[ToolLike] | None = None,
+        **settings: Unpack[SettingsKwargs],
+    ) -> Plan:
+        """The plan such a call would follow under the current settings. Sends nothing."""
+        return _call(output, tools, settings).plan()
+
+
+ask = Ask()

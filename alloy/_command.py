@@ -1,0 +1,246 @@
+"""``@command``: a function that returns a prompt becomes a typed model call.
+
+``Command`` wraps a ``def``, ``AsyncCommand`` an ``async def``; both keep the function's
+parameters (``ParamSpec``) and the declared output type, so type checkers see exactly what a call
+returns. The call itself is a ``Call`` (output, tools, options) run by the drivers, which ``ask``
+uses as well: there is one way a prompt becomes a result.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import inspect
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload
+
+from typing_extensions import Self, Unpack
+
+from . import _drivers, _plan
+from ._contracts import Contract, check_require, contracts_of
+from ._errors import CommandError, ConfigurationError
+from ._messages import Result
+from ._settings import SettingsKwargs, check_names, resolve
+from ._tools import Tool, as_tool
+
+__all__ = ["AsyncCommand", "Command", "command"]
+
+P = ParamSpec("P")
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+@dataclass
+class Call(Generic[T]):
+    """One configured model call: what to return, which tools, which settings (decorator layer)."""
+
+    output: Any
+    tools: list[Tool[..., Any]] = field(default_factory=list[Tool[..., Any]])
+    options: dict[str, Any] = field(default_factory=dict[str, Any])
+    call_options: dict[str, Any] = field(default_factory=dict[str, Any])
+    contracts: list[Contract] = field(default_factory=list[Contract])
+    name: str = "ask"
+
+    def plan(self) -> _plan.Plan:
+        settings = resolve(self.options, self.call_options)
+        return _plan.build(self.output, self.tools, settings, [c for c in self.contracts if c.kind == "ensure"])
+
+    def result(self, prompt: str) -> Result[T]:
+        *_, last = _drivers.run(self.plan, prompt, name=self.name)
+        return cast("Result[T]", last)
+
+    async def aresult(self, prompt: str) -> Result[T]:
+        last: Any = None
+        async for last in _drivers.arun(self.plan, prompt, name=self.name):
+            pass
+        return cast("Result[T]", last)
+
+    def check_stream(self) -> None:
+        if self.output is not str or self.tools:
+            raise ConfigurationError(
+                f"{self.name}: streaming yields text only, so it needs output=str (or no output) and no tools. "
+                "Call it without .stream() to get a typed result."
+            )
+
+    def stream(self, prompt: str) -> Iterator[str]:
+        for item in _drivers.run(self.plan, prompt, name=self.name, stream=True):
+            if isinstance(item, str):
+                yield item
+
+    async def astream(self, prompt: str) -> AsyncIterator[str]:
+        async for item in _drivers.arun(self.plan, prompt, name=self.name, stream=True):
+            if isinstance(item, str):
+                yield item
+
+
+def _check_annotation(fn: Callable[..., Any]) -> None:
+    ret = inspect.signature(fn).return_annotation
+    if ret in (inspect.Signature.empty, str, "str"):
+        return
+    shown = ret if isinstance(ret, str) else getattr(ret, "__name__", repr(ret))
+    raise ConfigurationError(
+        f"@command function {fn.__qualname__} is annotated -> {shown}, but it must return the prompt "
+        f"string. Annotate it -> str and declare the answer's type with @command(output={shown})."
+    )
+
+
+class BaseCommand(Generic[P, T]):
+    """What ``Command`` and ``AsyncCommand`` share: the function, its call, and ``explain``."""
+
+    __alloy_kind__ = "command"
+
+    def __init__(self, fn: Callable[P, Any], call: Call[T]) -> None:
+        self.fn = fn
+        self._call = call
+        self.contracts = call.contracts
+        self.is_async = inspect.iscoroutinefunction(fn)
+        functools.update_wrapper(self, fn)
+
+    def __repr__(self) -> str:
+        return f"<alloy command {self.fn.__qualname__}>"
+
+    def with_options(self, **settings: Unpack[SettingsKwargs]) -> Self:
+        """A copy with per-call settings (the highest precedence layer)."""
+        clone = copy.copy(self)
+        merged = {**self._call.call_options, **check_names(settings, "with_options(...)")}
+        clone._call = Call(**{**self._call.__dict__, "call_options": merged})
+        return clone
+
+    def explain(self) -> _plan.Plan:
+        """The plan under the current settings: modes, the exact schema and tools sent, notes. Sends nothing."""
+        return self._call.plan()
+
+    def _checked(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        try:
+            bound = inspect.signature(self.fn).bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"{self.fn.__qualname__}(): {exc}") from None
+        if failure := check_require(self.contracts, self.fn, bound.arguments):
+            raise CommandError(f"{self.fn.__qualname__}: precondition failed: {failure}", attempts=0)
+
+
+class Command(BaseCommand[P, T]):
+    """A typed model call made from a ``def`` that returns the prompt.
+
+    Call it for ``T``; ``.async_`` for an awaitable; ``.stream`` for text deltas; ``.run`` for a
+    ``Result`` with usage; ``.with_options`` for per-call settings; ``.explain`` for the plan.
+    """
+
+    def _prompt(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        self._checked(args, kwargs)
+        return self.fn(*args, **kwargs)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._call.result(self._prompt(args, kwargs)).output
+
+    def run(self, *args: P.args, **kwargs: P.kwargs) -> Result[T]:
+        return self._call.result(self._prompt(args, kwargs))
+
+    async def async_(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        return (await self._call.aresult(self._prompt(args, kwargs))).output
+
+    async def run_async(self, *args: P.args, **kwargs: P.kwargs) -> Result[T]:
+        return await self._call.aresult(self._prompt(args, kwargs))
+
+    def stream(self, *args: P.args, **kwargs: P.kwargs) -> Iterator[str]:
+        self._call.check_stream()
+        return self._call.stream(self._prompt(args, kwargs))
+
+
+class AsyncCommand(BaseCommand[P, T]):
+    """A typed model call made from an ``async def`` that returns the prompt."""
+
+    async def _prompt(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> str:
+        self._checked(args, kwargs)
+        return await self.fn(*args, **kwargs)
+
+    async def __call__(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        return (await self._call.aresult(await self._prompt(args, kwargs))).output
+
+    async def async_(self, *args: P.args, **kwargs: P.kwargs) -> T:
+        return (await self._call.aresult(await self._prompt(args, kwargs))).output
+
+    async def run(self, *args: P.args, **kwargs: P.kwargs) -> Result[T]:
+        return await self._call.aresult(await self._prompt(args, kwargs))
+
+    async def run_async(self, *args: P.args, **kwargs: P.kwargs) -> Result[T]:
+        return await self._call.aresult(await self._prompt(args, kwargs))
+
+    def stream(self, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[str]:
+        self._call.check_stream()
+        return self._astream(args, kwargs)
+
+    async def _astream(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AsyncIterator[str]:
+        async for delta in self._call.astream(await self._prompt(args, kwargs)):
+            yield delta
+
+
+class CommandDecorator(Protocol[T_co]):
+    """What ``@command(...)`` returns: turns a sync or async prompt function into a command."""
+
+    @overload
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, str]], /) -> AsyncCommand[P, T_co]: ...
+    @overload
+    def __call__(self, fn: Callable[P, str], /) -> Command[P, T_co]: ...
+
+
+class _Missing:
+    """``output`` not given (means ``str``), as opposed to ``output=None`` (means no output)."""
+
+
+_MISSING: Any = _Missing()
+
+ToolLike = Callable[..., Any]
+
+
+@overload
+def command(fn: Callable[P, Coroutine[Any, Any, str]], /) -> AsyncCommand[P, str]: ...
+@overload
+def command(fn: Callable[P, str], /) -> Command[P, str]: ...
+@overload
+def command(
+    *, output: type[T], tools: Sequence[ToolLike] | None = None, **settings: Unpack[SettingsKwargs]
+) -> CommandDecorator[T]: ...
+@overload
+def command(
+    *, output: None, tools: Sequence[ToolLike] | None = None, **settings: Unpack[SettingsKwargs]
+) -> CommandDecorator[None]: ...
+@overload
+def command(*, tools: Sequence[ToolLike] | None = None, **settings: Unpack[SettingsKwargs]) -> CommandDecorator[str]: ...
+@overload
+def command(
+    *, output: Any, tools: Sequence[ToolLike] | None = None, **settings: Unpack[SettingsKwargs]
+) -> CommandDecorator[Any]: ...
+def command(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    output: Any = _MISSING,
+    tools: Sequence[ToolLike] | None = None,
+    **settings: Any,
+) -> Any:
+    """Turn a function that returns a prompt into a typed model call.
+
+    ``@command`` or ``@command(output=T, tools=[...], model=..., temperature=..., **settings)``.
+    ``output`` omitted means ``str``; ``output=None`` runs the call (tools included) and returns
+    ``None``. Settings given here sit above ``configure()`` and the environment, below
+    ``override()`` and ``with_options()``.
+
+    Raises:
+        ConfigurationError: an unknown setting, a bad value, or a function annotated to return
+            something other than the prompt ``str``.
+
+    .. versionadded:: 0.1.0
+    """
+    options = check_names(settings, "@command(...)")
+    out = str if output is _MISSING else output
+    tool_list = [as_tool(t) for t in tools or ()]
+
+    def decorate(f: Callable[..., Any]) -> Any:
+        _check_annotation(f)
+        call: Call[Any] = Call(out, tool_list, options, contracts=contracts_of(f), name=f.__name__)
+        return AsyncCommand(f, call) if inspect.iscoroutinefunction(f) else Command(f, call)
+
+    return decorate if fn is None else decorate(fn)
+

@@ -1,0 +1,187 @@
+"""The drivers: carry out the engine's effects, synchronously or on an event loop.
+
+Both drivers are the same short loop over ``_engine.run``: send a request through the adapter
+(inside stamina's retry context), or run tool calls (a bounded thread pool, or tasks under a
+semaphore). They yield text deltas as they stream and, last, the ``Result``. Nothing is decided
+here that the engine could decide.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from . import _engine, _retry, _telemetry
+from ._messages import Message, Request, Response, Result, ToolCall
+from ._plan import Plan
+from ._tools import arun_call, run_call
+from .providers import UnsupportedFeature
+
+Planner = Callable[[], Plan]
+"""Builds the plan; called again if the endpoint refuses a feature the first plan relied on."""
+
+_REPLANS = 2
+
+
+# --- sync -----------------------------------------------------------------------------------------
+
+
+def run(planner: Planner, prompt: str, *, name: str, stream: bool = False) -> Iterator[str | Result[Any]]:
+    """Run one call: text deltas (when streaming), then the ``Result``."""
+    for replan in range(_REPLANS + 1):
+        plan = planner()
+        with _telemetry.call_span(plan, name) as span:
+            try:
+                for item in _steps(plan, prompt, stream):
+                    if isinstance(item, Result):
+                        _telemetry.record_result(span, item)
+                    yield item
+                return
+            except UnsupportedFeature:
+                if replan == _REPLANS:
+                    raise
+
+
+def _steps(plan: Plan, prompt: str, stream: bool) -> Iterator[str | Result[Any]]:
+    gen = _engine.run(plan, prompt, stream=stream)
+    value: Any = None
+    while True:
+        try:
+            effect = gen.send(value)
+        except StopIteration as stop:
+            yield stop.value
+            return
+        if isinstance(effect, _engine.RunTools):
+            value = _run_tools(plan, effect.calls)
+        elif effect.stream:
+            value = yield from _stream(plan, effect.request)
+        else:
+            value = _send(plan, effect.request)
+
+
+def _send(plan: Plan, request: Request) -> Response:
+    for attempt in _retry.attempts(plan.settings):
+        with attempt, _telemetry.request_span(plan, request, attempt.num) as span:
+            with _retry.classified(plan.adapter):
+                response = plan.adapter.send(request, plan.settings)
+            _telemetry.record_response(span, response)
+            return response
+    raise AssertionError("unreachable: stamina raises once attempts are spent")  # pragma: no cover
+
+
+def _stream(plan: Plan, request: Request) -> Iterator[str | Response]:
+    started = False
+    for attempt in _retry.attempts(plan.settings):
+        with attempt, _telemetry.request_span(plan, request, attempt.num) as span:
+            try:
+                with _retry.classified(plan.adapter):
+                    for item in plan.adapter.stream(request, plan.settings):
+                        if isinstance(item, Response):
+                            _telemetry.record_response(span, item)
+                            return item
+                        started = True
+                        yield item
+            except Exception as exc:
+                if started:
+                    _retry.unretryable(exc)
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _run_tools(plan: Plan, calls: tuple[ToolCall, ...]) -> list[Message]:
+    def one(call: ToolCall) -> Message:
+        with _telemetry.tool_span(plan, call) as span:
+            message = run_call(plan.tool_table, call)
+            _telemetry.record_tool(span, message)
+            return message
+
+    if len(calls) == 1:
+        return [one(calls[0])]
+    workers = max(1, min(plan.settings.parallel_tools_max, len(calls)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alloy-tool") as pool:
+        return list(pool.map(one, calls))
+
+
+# --- async ----------------------------------------------------------------------------------------
+
+
+async def arun(planner: Planner, prompt: str, *, name: str, stream: bool = False) -> AsyncIterator[str | Result[Any]]:
+    """The async twin of ``run``: the same engine, awaited."""
+    for replan in range(_REPLANS + 1):
+        plan = planner()
+        with _telemetry.call_span(plan, name) as span:
+            try:
+                async for item in _asteps(plan, prompt, stream):
+                    if isinstance(item, Result):
+                        _telemetry.record_result(span, item)
+                    yield item
+                return
+            except UnsupportedFeature:
+                if replan == _REPLANS:
+                    raise
+
+
+async def _asteps(plan: Plan, prompt: str, stream: bool) -> AsyncIterator[str | Result[Any]]:
+    gen = _engine.run(plan, prompt, stream=stream)
+    value: Any = None
+    while True:
+        try:
+            effect = gen.send(value)
+        except StopIteration as stop:
+            yield stop.value
+            return
+        if isinstance(effect, _engine.RunTools):
+            value = await _arun_tools(plan, effect.calls)
+        elif effect.stream:
+            value = None
+            async for item in _astream(plan, effect.request):
+                if isinstance(item, Response):
+                    value = item
+                else:
+                    yield item
+        else:
+            value = await _asend(plan, effect.request)
+
+
+async def _asend(plan: Plan, request: Request) -> Response:
+    async for attempt in _retry.attempts(plan.settings):
+        with attempt, _telemetry.request_span(plan, request, attempt.num) as span:
+            with _retry.classified(plan.adapter):
+                response = await plan.adapter.asend(request, plan.settings)
+            _telemetry.record_response(span, response)
+            return response
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def _astream(plan: Plan, request: Request) -> AsyncIterator[str | Response]:
+    started = False
+    async for attempt in _retry.attempts(plan.settings):
+        with attempt, _telemetry.request_span(plan, request, attempt.num) as span:
+            try:
+                with _retry.classified(plan.adapter):
+                    async for item in plan.adapter.astream(request, plan.settings):
+                        if isinstance(item, Response):
+                            _telemetry.record_response(span, item)
+                            yield item
+                            return
+                        started = True
+                        yield item
+            except Exception as exc:
+                if started:
+                    _retry.unretryable(exc)
+                raise
+
+
+async def _arun_tools(plan: Plan, calls: tuple[ToolCall, ...]) -> list[Message]:
+    limit = asyncio.Semaphore(max(1, plan.settings.parallel_tools_max))
+
+    async def one(call: ToolCall) -> Message:
+        async with limit:
+            with _telemetry.tool_span(plan, call) as span:
+                message = await arun_call(plan.tool_table, call)
+                _telemetry.record_tool(span, message)
+                return message
+
+    return list(await asyncio.gather(*(one(c) for c in calls)))

@@ -1,0 +1,139 @@
+"""Provider-neutral data: what the engine sends, what an adapter answers.
+
+Adapters translate these to and from their SDK; nothing here knows a provider's field names.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Generic, Literal, TypeVar
+
+__all__ = ["Result", "Usage"]
+
+T = TypeVar("T")
+
+Role = Literal["user", "assistant", "tool"]
+OutputMode = Literal["native_strict", "native", "tool", "prompt", "text"]
+"""How the answer's shape is enforced: a strict JSON schema, a JSON schema, one forced tool,
+only the prompt, or not at all (text output)."""
+ToolMode = Literal["native", "react", "none"]
+
+_ids = itertools.count(1)
+
+
+def new_call_id() -> str:
+    return f"call_{next(_ids)}"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A tool call asked for by the model (also a scripted reply in ``alloy.testing``)."""
+
+    name: str
+    arguments: dict[str, Any] = field(default_factory=dict[str, Any])
+    id: str = field(default_factory=new_call_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One message of the conversation.
+
+    ``role="tool"`` carries one tool result: ``tool_call_id``, ``name`` and ``is_error``.
+    An assistant message may carry ``tool_calls``.
+    """
+
+    role: Role
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str = ""
+    name: str = ""
+    is_error: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool as the provider sees it: a name, a description, a JSON schema for the arguments."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+    strict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFormat:
+    """The structured answer asked for.
+
+    ``schema`` is already compiled for the provider's dialect; ``mode`` says which wire mechanism
+    carries it (the adapter only maps the mode to its field).
+    """
+
+    name: str
+    schema: dict[str, Any]
+    mode: OutputMode
+    strict: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """One provider request, provider-neutral."""
+
+    model: str
+    messages: tuple[Message, ...]
+    system: str | None = None
+    tools: tuple[ToolSpec, ...] = ()
+    tool_choice: Literal["auto", "required", "none"] | str = "auto"
+    """``"auto"``, ``"required"`` (any tool), ``"none"``, or a tool name to force."""
+    output: OutputFormat | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict[str, Any])
+
+
+@dataclass(slots=True)
+class Usage:
+    """Tokens and requests, summed over every request of a call."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    requests: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.requests + other.requests,
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Usage(input_tokens={self.input_tokens}, output_tokens={self.output_tokens}, "
+            f"total_tokens={self.total_tokens}, requests={self.requests})"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """One provider answer, provider-neutral."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    model: str | None = None
+    """The model that answered, as the provider reports it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Result(Generic[T]):
+    """What ``Command.run()`` returns: the output and how it was obtained."""
+
+    output: T
+    usage: Usage
+    attempts: int
+    messages: list[Message]

@@ -1,0 +1,184 @@
+"""Output types: one cached ``TypeAdapter`` per type supplies the schema and the validation.
+
+Providers want an object at the root of a structured answer, so a type whose schema is not an
+object (a primitive, a list, a union, a dict) travels wrapped as ``{"value": <schema>}`` and is
+unwrapped before validation. Validation is lax the way model answers need: ``"12.5"`` is a fine
+float, and the JSON may sit in a ``json`` fence or after a sentence of prose.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter, ValidationError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
+
+from ._errors import ConfigurationError
+
+__all__ = ["register_type"]
+
+T = TypeVar("T")
+
+_FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
+NO_JSON = object()
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class OutputType:
+    """Everything the engine needs to know about one declared output type."""
+
+    tp: Any
+    adapter: TypeAdapter[Any]
+    schema: dict[str, Any]
+    """The JSON schema sent (object root; wrapped when ``wrapped``)."""
+    wrapped: bool
+    name: str
+
+    def validate(self, value: Any) -> Any:
+        """Validate a decoded JSON value (lax); unwrap ``{"value": …}`` when wrapped.
+
+        A wrapped type also accepts its bare value, which models often send.
+        """
+        if self.wrapped and isinstance(value, dict) and "value" in value and len(value) == 1:  # pyright: ignore[reportUnknownArgumentType]
+            value = value["value"]
+        return self.adapter.validate_python(value)
+
+    def parse(self, text: str, decode: Callable[[Any], Any] = lambda v: v) -> Any:
+        """Find the JSON in a text answer, *decode* it from the wire shape, and validate it.
+
+        Raises:
+            pydantic.ValidationError: the answer does not fit the type.
+            ValueError: the answer holds no JSON and is not a bare value of the type.
+        """
+        value = extract_json(text)
+        if value is NO_JSON:
+            if self.wrapped:  # a bare answer such as `positive` for a Literal
+                return self.validate(text.strip())
+            raise ValueError(
+                "The answer holds no JSON object. Answer with one JSON object that follows the schema."
+            )
+        return self.validate(decode(value))
+
+
+def extract_json(text: str) -> Any:
+    """The JSON value in *text*: the whole text, a fenced block, or the first JSON after prose."""
+    s = text.strip()
+    try:
+        return json.loads(s)
+    except ValueError:
+        pass
+    for block in _FENCE.findall(s):
+        try:
+            return json.loads(block)
+        except ValueError:
+            continue
+    decoder = json.JSONDecoder()
+    for i, ch in enumerate(s):
+        if ch in "{[":
+            try:
+                return decoder.raw_decode(s, i)[0]
+            except ValueError:
+                continue
+    return NO_JSON
+
+
+def _object_root(schema: dict[str, Any]) -> dict[str, Any] | None:
+    """The schema as an object root, resolving a root ``$ref`` (recursive models), or ``None``."""
+    root = schema
+    ref = schema.get("$ref")
+    defs: dict[str, Any] = schema.get("$defs", {})
+    if isinstance(ref, str) and ref.startswith("#/$defs/") and len(schema) <= 2:
+        root = {**defs[ref.removeprefix("#/$defs/")], "$defs": defs}
+    if root.get("type") == "object" and "properties" in root:
+        return root
+    return None
+
+
+def _wrap(schema: dict[str, Any]) -> dict[str, Any]:
+    inner = dict(schema)
+    defs = inner.pop("$defs", None)
+    wrapped: dict[str, Any] = {
+        "type": "object",
+        "properties": {"value": inner},
+        "required": ["value"],
+    }
+    if defs:
+        wrapped["$defs"] = defs
+    return wrapped
+
+
+def type_name(tp: Any) -> str:
+    name = getattr(tp, "__name__", None)
+    return name if isinstance(name, str) and "[" not in repr(tp) else repr(tp).replace("typing.", "")
+
+
+@functools.cache
+def output_type(tp: Any) -> OutputType:
+    """The cached ``OutputType`` of *tp* (one TypeAdapter and one schema per type, per process).
+
+    Raises:
+        ConfigurationError: pydantic cannot build a schema for *tp*; ``register_type`` is the fix.
+    """
+    try:
+        adapter: TypeAdapter[Any] = TypeAdapter(tp)
+        schema = adapter.json_schema()
+    except Exception as exc:
+        raise ConfigurationError(
+            f"Alloy cannot use {type_name(tp)} as an output type: {exc}. "
+            "Use a type pydantic understands, or teach Alloy this one with "
+            "alloy.register_type(tp, json_schema=..., parse=...)."
+        ) from exc
+    root = _object_root(schema)
+    wrapped = root is None
+    return OutputType(
+        tp=tp,
+        adapter=adapter,
+        schema=_wrap(schema) if root is None else root,
+        wrapped=wrapped,
+        name=_schema_name(tp),
+    )
+
+
+def _schema_name(tp: Any) -> str:
+    """A name for the schema on the wire (OpenAI wants ``^[a-zA-Z0-9_-]{1,64}$``)."""
+    raw = getattr(tp, "__name__", "") or "output"
+    name = re.sub(r"[^a-zA-Z0-9_-]", "_", raw)[:64]
+    return name if name and "[" not in repr(tp) else "output"
+
+
+def register_type(tp: type[T], *, json_schema: dict[str, Any], parse: Callable[[Any], T]) -> None:
+    """Teach Alloy a type pydantic cannot handle.
+
+    Args:
+        tp: the class, usable anywhere an output type or tool parameter may be (nested too).
+        json_schema: the JSON schema the model's answer for it must follow.
+        parse: turns the decoded JSON value into an instance of *tp*; raise ``ValueError`` to
+            reject it (the message goes back to the model in a re-ask).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def get_core_schema(_source: Any, _handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            lambda v: v if isinstance(v, tp) else parse(v),
+            serialization=core_schema.plain_serializer_function_ser_schema(lambda v: v, when_used="always"),
+        )
+
+    def get_json_schema(_core: core_schema.CoreSchema, _handler: GetJsonSchemaHandler) -> JsonSchemaValue:
+        return dict(json_schema)
+
+    try:
+        tp.__get_pydantic_core_schema__ = staticmethod(get_core_schema)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+        tp.__get_pydantic_json_schema__ = staticmethod(get_json_schema)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+    except (AttributeError, TypeError) as exc:
+        raise ConfigurationError(
+            f"register_type cannot attach to {type_name(tp)} ({exc}). Wrap it instead: "
+            "Annotated[tp, PlainValidator(parse), WithJsonSchema(json_schema)]."
+        ) from exc
+    output_type.cache_clear()

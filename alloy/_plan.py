@@ -1,0 +1,199 @@
+"""The plan of a call: the one place output and tool modes are chosen.
+
+From the adapter's ``Capabilities``, the output type, the tools and the settings it picks how the
+answer's shape is enforced (native strict schema, native schema, forced tool, JSON prompt) and how
+tools run (native or ReAct), compiles the schemas for the provider's dialect and records each
+decision as a note. ``Command.explain()`` returns it; the engine builds every request from it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _react
+from ._contracts import Contract
+from ._messages import Message, OutputFormat, OutputMode, Request, ToolMode, ToolSpec
+from ._outputs import OutputType, output_type, type_name
+from ._registry import resolve
+from ._schema import Compiled, compile_schema
+from ._settings import Settings
+from ._tools import Tool
+from .providers import Adapter, Capabilities, SchemaDialect
+
+log = logging.getLogger("alloy.plan")
+
+OUTPUT_TOOL = "final_result"
+"""The tool that carries the answer when a provider's structured output goes through a forced tool."""
+
+
+@dataclass(eq=False)
+class Plan:
+    """How a call will run, decided before anything is sent. ``str(plan)`` is readable.
+
+    Attributes:
+        provider, model: who answers.
+        output_mode: ``native_strict``, ``native``, ``tool``, ``prompt`` or ``text``.
+        tool_mode: ``native``, ``react`` or ``none``.
+        schema: the exact output (or ReAct step) schema sent, or ``None``.
+        tools: the exact tool specs sent.
+        notes: each choice, transform and moved constraint, in words.
+    """
+
+    provider: str
+    model: str
+    output_mode: OutputMode
+    tool_mode: ToolMode
+    schema: dict[str, Any] | None
+    tools: list[ToolSpec]
+    notes: list[str]
+    adapter: Adapter = field(repr=False)
+    settings: Settings = field(repr=False)
+    output: OutputType | None = field(repr=False)
+    returns_none: bool = field(repr=False)
+    codec: Compiled | None = field(repr=False)
+    tool_table: dict[str, Tool[..., Any]] = field(repr=False)
+    system: str | None = field(repr=False)
+    ensures: list[Contract] = field(repr=False)
+    temperature: float | None = field(repr=False)
+
+    def request(self, messages: Sequence[Message], *, finalize: bool = False) -> Request:
+        """The request for the next turn. *finalize*: ask for the answer, no more tool calls."""
+        output = None
+        tool_choice = "auto"
+        if self.schema is not None and self.output_mode in ("native_strict", "native"):
+            name = "react_step" if self.tool_mode == "react" else (self.output.name if self.output else "output")
+            output = OutputFormat(name, self.schema, self.output_mode, strict=self.output_mode == "native_strict")
+        if self.output_mode == "tool":
+            tool_choice = OUTPUT_TOOL if finalize or len(self.tools) == 1 else "required"
+        elif finalize:
+            tool_choice = "none"
+        return Request(
+            model=self.model,
+            messages=tuple(messages),
+            system=self.system,
+            tools=tuple(self.tools),
+            tool_choice=tool_choice if self.tools else "auto",
+            output=output,
+            temperature=self.temperature,
+            max_tokens=self.settings.max_tokens,
+            extra=self.settings.extra,
+        )
+
+    def __str__(self) -> str:
+        lines = [
+            f"provider:    {self.provider}",
+            f"model:       {self.model}",
+            f"output mode: {self.output_mode}",
+            f"tool mode:   {self.tool_mode}",
+        ]
+        if self.schema is not None:
+            lines.append(f"schema:      {json.dumps(self.schema, indent=2)}".replace("\n", "\n             "))
+        for spec in self.tools:
+            lines.append(f"tool:        {spec.name}: {json.dumps(spec.parameters)}")
+        lines += [f"note:        {n}" for n in self.notes]
+        return "\n".join(lines)
+
+
+@functools.cache
+def _compiled(tp: Any, dialect: SchemaDialect) -> Compiled:
+    return compile_schema(output_type(tp).schema, dialect)
+
+
+def _compile(tp: Any, schema: dict[str, Any], dialect: SchemaDialect) -> Compiled:
+    try:
+        return _compiled(tp, dialect)
+    except TypeError:  # an unhashable type expression: compile without the cache
+        return compile_schema(schema, dialect)
+
+
+def build(
+    output: Any,
+    tools: Sequence[Tool[..., Any]],
+    settings: Settings,
+    ensures: Sequence[Contract] = (),
+) -> Plan:
+    """Decide how a call runs. *output* is the declared type (``str`` for text, ``None`` for none).
+
+    Raises:
+        ConfigurationError: unknown model or provider, missing SDK, a type Alloy cannot describe.
+    """
+    adapter, model = resolve(settings.model)
+    caps = adapter.capabilities(model, settings)
+    notes: list[str] = []
+    out = None if output is str or output is None else output_type(output)
+    table = {t.name: t for t in tools}
+    specs = [t.spec for t in tools]
+
+    tool_mode: ToolMode = "none"
+    if tools:
+        if settings.tool_mode == "auto":
+            tool_mode = "native" if caps.native_tools else "react"
+            if tool_mode == "react":
+                notes.append(f"{model} has no native tool calling: tools run through the ReAct loop")
+        else:
+            tool_mode = settings.tool_mode
+
+    system_parts = [settings.system] if settings.system else []
+    schema: dict[str, Any] | None = None
+    codec: Compiled | None = None
+    output_mode: OutputMode = "text"
+    sent_tools: list[ToolSpec] = specs if tool_mode == "native" else []
+
+    if tool_mode == "react":
+        answer = out.schema if out else {"type": "string"}
+        step = _react.step_schema(specs, answer)
+        system_parts.append(_react.system_text(specs, answer))
+        codec = compile_schema(step, caps.schema_dialect)
+        output_mode, schema = _output_mode(caps, codec, notes)
+    elif out is not None:
+        codec = _compile(output, out.schema, caps.schema_dialect)
+        output_mode, schema = _output_mode(caps, codec, notes)
+        notes += codec.notes
+    if schema is not None and (output_mode == "prompt" or caps.compatible_endpoint):
+        if caps.compatible_endpoint and output_mode != "prompt":
+            notes.append("compatible endpoint: the JSON shape is also stated in the system prompt")
+        system_parts.append(
+            "Answer with one JSON object, and nothing else, that follows this JSON schema:\n" + json.dumps(schema)
+        )
+    if output_mode == "tool" and schema is not None:
+        sent_tools = [*sent_tools, ToolSpec(OUTPUT_TOOL, "Give the final answer with this tool.", schema)]
+
+    temperature = settings.temperature
+    if temperature is not None and not caps.temperature:
+        log.debug("temperature=%s dropped: %s does not accept it", temperature, model)
+        notes.append(f"temperature dropped: {model} does not accept it")
+        temperature = None
+
+    plan = Plan(
+        provider=adapter.provider,
+        model=model,
+        output_mode=output_mode,
+        tool_mode=tool_mode,
+        schema=schema,
+        tools=sent_tools,
+        notes=notes,
+        adapter=adapter,
+        settings=settings,
+        output=out,
+        returns_none=output is None,
+        codec=codec,
+        tool_table=table,
+        system="\n\n".join(system_parts) or None,
+        ensures=list(ensures),
+        temperature=temperature,
+    )
+    log.debug("plan for %s: output_mode=%s tool_mode=%s", type_name(output), output_mode, tool_mode)
+    return plan
+
+
+def _output_mode(caps: Capabilities, codec: Compiled, notes: list[str]) -> tuple[OutputMode, dict[str, Any]]:
+    mode: OutputMode = caps.output_mode
+    if mode == "native_strict" and not codec.strict:
+        mode = "native"
+        notes.append("schema sent non-strict: the type cannot be expressed in strict mode")
+    return mode, codec.schema

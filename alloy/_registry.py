@@ -1,0 +1,134 @@
+"""The provider table: model-name routing, lazy adapter loading, and the SDK client cache.
+
+Adding a provider is one entry in ``PROVIDERS`` (and one module in ``alloy/providers``). No SDK is
+imported until a model of that provider is first used, so ``import alloy`` stays light.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import threading
+import weakref
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ._errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .providers import Adapter
+
+C = TypeVar("C")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderEntry:
+    module: str
+    """``alloy.providers.<module>``, which defines ``ADAPTER``."""
+    extra: str | None
+    """The pip extra that installs its SDK (``None``: a core dependency or no SDK)."""
+    prefixes: tuple[str, ...] = ()
+    """Bare model names starting with one of these are routed here."""
+
+
+PROVIDERS: dict[str, ProviderEntry] = {
+    "openai": ProviderEntry("openai", None, ("gpt-", "o1", "o3", "o4", "chatgpt-")),
+    "anthropic": ProviderEntry("anthropic", "anthropic", ("claude-",)),
+    "gemini": ProviderEntry("gemini", "gemini", ("gemini-",)),
+    "ollama": ProviderEntry("ollama", "ollama"),
+    "fake": ProviderEntry("fake", None),
+}
+
+
+def split_model(name: str) -> tuple[str, str]:
+    """``"openai:gpt-5-mini"`` → ``("openai", "gpt-5-mini")``; bare names are routed by prefix.
+
+    Raises:
+        ConfigurationError: unknown provider, or a bare name no prefix claims.
+    """
+    provider, sep, model = name.partition(":")
+    if sep:
+        if provider not in PROVIDERS:
+            raise ConfigurationError(
+                f"Unknown provider {provider!r} in model {name!r}. Known providers: {', '.join(PROVIDERS)} "
+                "(write the model as 'provider:model', e.g. 'openai:gpt-5-mini')."
+            )
+        if not model:
+            raise ConfigurationError(f"Model {name!r} names no model after {provider!r}: write '{provider}:<model>'.")
+        return provider, model
+    if name == "fake":
+        return "fake", "fake"
+    for provider, entry in PROVIDERS.items():
+        if name.startswith(entry.prefixes or ("\0",)):
+            return provider, name
+    raise ConfigurationError(
+        f"Cannot tell which provider serves model {name!r}. Write it as 'provider:model' "
+        f"with one of the known providers: {', '.join(PROVIDERS)} (e.g. 'ollama:{name}')."
+    )
+
+
+@functools.cache
+def adapter(provider: str) -> Adapter:
+    """The adapter of *provider*, imported on first use.
+
+    Raises:
+        ConfigurationError: its SDK is not installed; the message names the pip extra.
+    """
+    entry = PROVIDERS[provider]
+    try:
+        module = importlib.import_module(f"alloy.providers.{entry.module}")
+    except ImportError as exc:
+        extra = entry.extra or provider
+        raise ConfigurationError(
+            f"The {provider} provider needs its SDK ({exc.name or exc}): pip install 'alloy-ai[{extra}]'"
+        ) from exc
+    return module.ADAPTER
+
+
+def resolve(model: str | Adapter) -> tuple[Adapter, str]:
+    """The adapter and the provider's model name for a ``model`` setting (a name or a model object)."""
+    if isinstance(model, str):
+        provider, name = split_model(model)
+        return adapter(provider), name
+    return model, model.name
+
+
+# --- the SDK client cache -------------------------------------------------------------------------
+
+_clients: dict[Hashable, Any] = {}
+# Async clients are bound to the loop that made them; a dead loop takes its clients with it.
+_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_lock = threading.Lock()
+
+
+def client(key: Hashable, build: Callable[[], C], *, is_async: bool = False) -> C:
+    """One SDK client per *key* (provider, credentials, base URL, timeout), reused across calls.
+
+    Async clients are cached per running event loop: a thousand calls open one connection
+    pool, not a thousand, and a client never outlives its loop.
+    """
+    if is_async:
+        loop = asyncio.get_running_loop()
+        with _lock:
+            cache = _loop_clients.setdefault(loop, {})
+    else:
+        cache = _clients
+    try:
+        return cache[key]
+    except KeyError:
+        pass
+    with _lock:
+        if key not in cache:
+            cache[key] = build()
+        return cache[key]
+
+
+def clear_clients() -> None:
+    """Forget every cached client (tests; a process that changes credentials at run time)."""
+    with _lock:
+        _clients.clear()
+        _loop_clients.clear()

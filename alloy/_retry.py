@@ -1,0 +1,72 @@
+"""One retry layer for transient provider errors, built on stamina.
+
+The SDKs' own retries are off (``max_retries=0``), so this is the only place a request is repeated.
+Adapters only say what an error *is* (``Adapter.classify`` → ``ProviderError.retryable`` and
+``retry_after``); the policy lives here. Re-asking after an invalid answer is not a retry: the
+engine does that, with new messages.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+import stamina
+
+from ._errors import AlloyError, ProviderError
+
+if TYPE_CHECKING:
+    from ._settings import Settings
+    from .providers import Adapter
+
+log = logging.getLogger("alloy.retry")
+
+def _backoff(settings: Settings) -> Callable[[Exception], bool | float]:
+    """Retry transient ``ProviderError``s; honour ``Retry-After``, capped at ``retry_wait_max``."""
+
+    def on(exc: Exception) -> bool | float:
+        if not (isinstance(exc, ProviderError) and exc.retryable):
+            return False
+        if exc.retry_after is not None:
+            wait = min(max(exc.retry_after, 0.0), settings.retry_wait_max)
+            log.debug("%s; retrying after %.2fs (Retry-After)", exc, wait)
+            return wait
+        log.debug("%s; retrying with backoff", exc)
+        return True
+
+    return on
+
+
+def attempts(settings: Settings):  # noqa: ANN201 - stamina's iterator type is private
+    """stamina's retry context for one request, configured from *settings*."""
+    return stamina.retry_context(
+        on=_backoff(settings),
+        attempts=settings.retry_attempts,
+        timeout=settings.retry_timeout,
+        wait_initial=settings.retry_wait_initial,
+        wait_max=settings.retry_wait_max,
+        wait_jitter=settings.retry_wait_jitter,
+    )
+
+
+@contextmanager
+def classified(adapter: Adapter) -> Iterator[None]:
+    """Raise an SDK exception out of an adapter as the ``ProviderError`` it classifies to."""
+    try:
+        yield
+    except AlloyError:
+        raise
+    except Exception as exc:
+        err = adapter.classify(exc)
+        if err is None:
+            raise
+        raise err from exc
+
+
+def unretryable(exc: Exception) -> Exception:
+    """A stream that already yielded text cannot be repeated without duplicating it."""
+    if isinstance(exc, ProviderError) and exc.retryable:
+        exc.retryable = False
+    return exc

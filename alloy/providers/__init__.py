@@ -1,0 +1,99 @@
+"""The seam between the engine and a provider: the ``Adapter`` base class and ``Capabilities``.
+
+An adapter translates one neutral ``Request`` into one SDK call and the SDK's answer back into a
+neutral ``Response``. It does not loop, validate, retry, re-ask or read settings layers: the engine
+and the drivers do, once, for every provider. What a model can do is data (``Capabilities``), so
+the engine decides modes in one place (``alloy._plan``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+from .._errors import ProviderError
+from .._messages import Request, Response
+
+if TYPE_CHECKING:
+    from .._settings import Settings
+
+__all__ = ["Adapter", "Capabilities", "SchemaDialect", "StreamItem", "UnsupportedFeature"]
+
+SchemaDialect = Literal["openai_strict", "anthropic", "gemini", "plain"]
+StreamItem = str | Response
+"""What ``stream``/``astream`` yield: text deltas in order, then exactly one final ``Response``
+(its ``text`` the whole answer, with usage where the provider reports it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What one model behind one adapter can do, as data.
+
+    Attributes:
+        output_mode: the strictest structured-output mechanism it accepts:
+            ``"native_strict"`` (JSON schema, strict), ``"native"`` (JSON schema), ``"tool"``
+            (one forced tool whose input is the output) or ``"prompt"`` (the shape is only asked for).
+        schema_dialect: which ``alloy._schema`` compiler prepares schemas for it.
+        native_tools: it calls tools natively (else ``tool_mode="auto"`` uses ReAct).
+        temperature: it accepts a temperature (reasoning models do not).
+        compatible_endpoint: the base URL is not the provider's own, so the server may silently
+            ignore the native mechanism; the expected shape is also stated in the system prompt.
+        strict_tools: tool parameter schemas may be sent strict (compiled with ``schema_dialect``).
+    """
+
+    output_mode: Literal["native_strict", "native", "tool", "prompt"] = "native"
+    schema_dialect: SchemaDialect = "plain"
+    native_tools: bool = True
+    temperature: bool = True
+    compatible_endpoint: bool = False
+    strict_tools: bool = False
+
+
+class UnsupportedFeature(ProviderError):
+    """The endpoint refused a feature the plan relied on (native output format, native tools).
+
+    The adapter remembers the model so ``capabilities()`` no longer offers the feature, and the
+    call is planned again without it. ``feature`` is ``"output"`` or ``"tools"``.
+    """
+
+    def __init__(self, message: str, *, provider: str, feature: Literal["output", "tools"]) -> None:
+        super().__init__(message, provider=provider, status_code=400)
+        self.feature = feature
+
+
+class Adapter:
+    """One provider. Subclasses implement ``send`` and ``asend`` at least.
+
+    ``provider`` names it in errors, logs and spans; ``name`` is the model it is bound to, for
+    model objects such as ``alloy.testing.ScriptedModel`` that stand for a model themselves.
+    """
+
+    provider: ClassVar[str] = "custom"
+    name: str = ""
+
+    def capabilities(self, model: str, settings: Settings) -> Capabilities:
+        return Capabilities()
+
+    def send(self, request: Request, settings: Settings) -> Response:
+        raise NotImplementedError
+
+    async def asend(self, request: Request, settings: Settings) -> Response:
+        return await asyncio.to_thread(self.send, request, settings)
+
+    def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
+        response = self.send(request, settings)
+        if response.text:
+            yield response.text
+        yield response
+
+    async def astream(self, request: Request, settings: Settings) -> AsyncIterator[StreamItem]:
+        response = await self.asend(request, settings)
+        if response.text:
+            yield response.text
+        yield response
+
+    def classify(self, exc: Exception) -> ProviderError | None:
+        """Map an SDK exception to a ``ProviderError`` (not raised, returned); ``None`` if not ours."""
+        return None

@@ -1,0 +1,125 @@
+"""The offline ``fake`` model: deterministic, schema-valid answers with no network.
+
+Text answers are a fixed sentence; structured answers are built from the JSON schema sent, so any
+output type gets a value that validates. It calls no tools. Use it in demos, docs and tests of
+code around Alloy; use ``alloy.testing.ScriptedModel`` to script exact replies.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._messages import Request, Response, Usage
+from . import Adapter, Capabilities, StreamItem
+
+if TYPE_CHECKING:
+    from .._settings import Settings
+
+SENTENCE = "This is a fake answer from Alloy's offline model."
+_MAX_DEPTH = 4
+_FORMATS = {
+    "date-time": "2024-01-01T00:00:00Z",
+    "date": "2024-01-01",
+    "time": "12:00:00",
+    "duration": "P1D",
+    "uuid": "12345678-1234-5678-1234-567812345678",
+    "email": "user@example.com",
+    "uri": "https://example.com",
+    "ipv4": "127.0.0.1",
+    "ipv6": "::1",
+    "hostname": "example.com",
+}
+
+
+def example_value(schema: dict[str, Any], defs: dict[str, Any] | None = None, depth: int = 0) -> Any:
+    """A value that follows *schema*, the same every time (recursion stops after a few levels)."""
+    defs = schema.get("$defs", defs) or {}
+    if "$ref" in schema:
+        target = defs.get(str(schema["$ref"]).rsplit("/", 1)[-1], {})
+        return example_value(target, defs, depth + 1)
+    if "const" in schema:
+        return schema["const"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    for key in ("anyOf", "oneOf"):
+        if key in schema:
+            branches: list[dict[str, Any]] = schema[key]
+            non_null = [b for b in branches if b.get("type") != "null"]
+            if depth >= _MAX_DEPTH and len(non_null) < len(branches):
+                return None
+            return example_value((non_null or branches)[0], defs, depth)
+    if "allOf" in schema:
+        merged: dict[str, Any] = {}
+        for part in schema["allOf"]:
+            merged.update(part)
+        return example_value(merged, defs, depth)
+    kind = schema.get("type")
+    if isinstance(kind, list):
+        kinds: list[str] = [k for k in kind if k != "null"] or ["null"]  # pyright: ignore[reportUnknownVariableType]
+        kind = kinds[0]
+    if kind == "object" or "properties" in schema:
+        props: dict[str, Any] = schema.get("properties", {})
+        value = {name: example_value(sub, defs, depth + 1) for name, sub in props.items()}
+        extra = schema.get("additionalProperties")
+        if not props and isinstance(extra, dict) and depth < _MAX_DEPTH:
+            value["example"] = example_value(extra, defs, depth + 1)  # pyright: ignore[reportUnknownArgumentType]
+        return value
+    if kind == "array":
+        if "prefixItems" in schema:
+            return [example_value(s, defs, depth + 1) for s in schema["prefixItems"]]
+        count = max(int(schema.get("minItems", 1 if depth < _MAX_DEPTH else 0)), 0)
+        item = schema.get("items", {})
+        return [example_value(item, defs, depth + 1) for _ in range(count)]
+    if kind == "string":
+        if fmt := _FORMATS.get(str(schema.get("format"))):
+            return fmt
+        text = "example"
+        text = text.ljust(int(schema.get("minLength", 0)), "x")
+        return text[: int(schema.get("maxLength", len(text)))]
+    if kind in ("integer", "number"):
+        return _number(schema, integer=kind == "integer")
+    if kind == "boolean":
+        return True
+    if kind == "null":
+        return None
+    return "example"
+
+
+def _number(schema: dict[str, Any], *, integer: bool) -> int | float:
+    low = schema.get("minimum", schema.get("exclusiveMinimum"))
+    high = schema.get("maximum", schema.get("exclusiveMaximum"))
+    value: float = 1
+    if low is not None:
+        value = max(value, low + (1 if "exclusiveMinimum" in schema else 0))
+    if high is not None:
+        value = min(value, high - (1 if "exclusiveMaximum" in schema else 0))
+    if step := schema.get("multipleOf"):
+        value = math.ceil(value / step) * step
+    return int(value) if integer else float(value)
+
+
+class FakeAdapter(Adapter):
+    """``model="fake"``: answers every request at once, offline."""
+
+    provider: ClassVar[str] = "fake"
+
+    def capabilities(self, model: str, settings: Settings) -> Capabilities:
+        return Capabilities(output_mode="native", schema_dialect="plain", native_tools=True)
+
+    def send(self, request: Request, settings: Settings) -> Response:
+        text = SENTENCE if request.output is None else json.dumps(example_value(request.output.schema))
+        prompt_words = sum(len(m.content.split()) for m in request.messages)
+        return Response(text, usage=Usage(prompt_words, len(text.split())), finish_reason="stop", model="fake")
+
+    def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
+        response = self.send(request, settings)
+        words = response.text.split(" ")
+        for i, word in enumerate(words):
+            yield word if i == len(words) - 1 else word + " "
+        yield response
+
+
+ADAPTER = FakeAdapter()
