@@ -1,0 +1,42 @@
+"""Shared fixtures: a clean settings state per test, no backoff sleeps, no network."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+import stamina
+
+from alloy import _registry, _settings
+
+_PROVIDER_VARS = (
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "ANTHROPIC_API_KEY",
+    "ANTHROPIC_BASE_URL",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "OLLAMA_HOST",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_settings(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
+    """Each test starts from defaults: no ALLOY_/SDK variables, no .env, no configure(), no cached clients."""
+    if request.node.get_closest_marker("live") or request.node.get_closest_marker("local_llm"):
+        yield
+        return
+    for name in list(os.environ):
+        if name.startswith("ALLOY_") or name in _PROVIDER_VARS:
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    _settings._reset_configure()  # pyright: ignore[reportPrivateUsage]
+    _registry.clear_clients()
+    with stamina.set_testing(True, attempts=100, cap=True):
+        yield
+    _settings._reset_configure()  # pyright: ignore[reportPrivateUsage]
+    _registry.clear_clients()
