@@ -9,7 +9,7 @@ from typing import Any, TypeVar, overload
 import pydantic_core
 from typing_extensions import Unpack
 
-from ._command import _MISSING, Call, ToolLike
+from ._command import MISSING, Call, ToolLike
 from ._plan import Plan
 from ._settings import SettingsKwargs, check_names
 from ._tools import as_tool
@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 def _call(output: Any, tools: Sequence[ToolLike] | None, settings: Mapping[str, Any]) -> Call[Any]:
     return Call(
-        str if output is _MISSING else output,
+        str if output is MISSING else output,
         [as_tool(t) for t in tools or ()],
         call_options=check_names(settings, "ask(...)"),
     )
@@ -76,7 +76,7 @@ class Ask:
         self,
         prompt: str,
         *,
-        output: Any = _MISSING,
+        output: Any = MISSING,
         tools: Sequence[ToolLike] | None = None,
         context: Mapping[str, Any] | None = None,
         **settings: Any,
@@ -116,7 +116,7 @@ class Ask:
         self,
         prompt: str,
         *,
-        output: Any = _MISSING,
+        output: Any = MISSING,
         tools: Sequence[ToolLike] | None = None,
         context: Mapping[str, Any] | None = None,
         **settings: Any,
@@ -141,7 +141,7 @@ class Ask:
         self,
         prompt: str = "",
         *,
-        output: Any = _MISSING,
+        output: Any = MISSING,
         tools: Sequence[ToolLike] | None = None,
         **settings: Unpack[SettingsKwargs],
     ) -> Plan:

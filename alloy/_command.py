@@ -9,18 +9,21 @@ uses as well: there is one way a prompt becomes a result.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload
+from typing import Any, Generic, ParamSpec, Protocol, Self, TypeVar, cast, overload
 
-from typing_extensions import Self, Unpack
+from typing_extensions import Unpack
 
-from . import _drivers, _plan
+from . import _drivers
 from ._contracts import Contract, check_require, contracts_of
 from ._errors import CommandError, ConfigurationError
 from ._messages import Result
+from ._plan import Plan
+from ._plan import build as build_plan
 from ._settings import SettingsKwargs, check_names, resolve
 from ._tools import Tool, as_tool
 
@@ -28,7 +31,6 @@ __all__ = ["AsyncCommand", "Command", "command"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
 
 
 @dataclass
@@ -42,9 +44,11 @@ class Call(Generic[T]):
     contracts: list[Contract] = field(default_factory=list[Contract])
     name: str = "ask"
 
-    def plan(self) -> _plan.Plan:
+    def plan(self) -> Plan:
         settings = resolve(self.options, self.call_options)
-        return _plan.build(self.output, self.tools, settings, [c for c in self.contracts if c.kind == "ensure"])
+        return build_plan(
+            self.output, self.tools, settings, [c for c in self.contracts if c.kind == "ensure"]
+        )
 
     def result(self, prompt: str) -> Result[T]:
         *_, last = _drivers.run(self.plan, prompt, name=self.name)
@@ -52,8 +56,8 @@ class Call(Generic[T]):
 
     async def aresult(self, prompt: str) -> Result[T]:
         last: Any = None
-        async for last in _drivers.arun(self.plan, prompt, name=self.name):
-            pass
+        async for item in _drivers.arun(self.plan, prompt, name=self.name):
+            last = item
         return cast("Result[T]", last)
 
     def check_stream(self) -> None:
@@ -95,7 +99,7 @@ class BaseCommand(Generic[P, T]):
         self._call = call
         self.contracts = call.contracts
         self.is_async = inspect.iscoroutinefunction(fn)
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(cast("Callable[..., Any]", self), fn)  # for __doc__, __name__, __wrapped__
 
     def __repr__(self) -> str:
         return f"<alloy command {self.fn.__qualname__}>"
@@ -104,10 +108,10 @@ class BaseCommand(Generic[P, T]):
         """A copy with per-call settings (the highest precedence layer)."""
         clone = copy.copy(self)
         merged = {**self._call.call_options, **check_names(settings, "with_options(...)")}
-        clone._call = Call(**{**self._call.__dict__, "call_options": merged})
+        clone._call = dataclasses.replace(self._call, call_options=merged)
         return clone
 
-    def explain(self) -> _plan.Plan:
+    def explain(self) -> Plan:
         """The plan under the current settings: modes, the exact schema and tools sent, notes. Sends nothing."""
         return self._call.plan()
 
@@ -176,20 +180,20 @@ class AsyncCommand(BaseCommand[P, T]):
             yield delta
 
 
-class CommandDecorator(Protocol[T_co]):
+class CommandDecorator(Protocol[T]):
     """What ``@command(...)`` returns: turns a sync or async prompt function into a command."""
 
     @overload
-    def __call__(self, fn: Callable[P, Coroutine[Any, Any, str]], /) -> AsyncCommand[P, T_co]: ...
+    def __call__(self, fn: Callable[P, Coroutine[Any, Any, str]], /) -> AsyncCommand[P, T]: ...
     @overload
-    def __call__(self, fn: Callable[P, str], /) -> Command[P, T_co]: ...
+    def __call__(self, fn: Callable[P, str], /) -> Command[P, T]: ...
 
 
 class _Missing:
     """``output`` not given (means ``str``), as opposed to ``output=None`` (means no output)."""
 
 
-_MISSING: Any = _Missing()
+MISSING: Any = _Missing()
 
 ToolLike = Callable[..., Any]
 
@@ -207,7 +211,9 @@ def command(
     *, output: None, tools: Sequence[ToolLike] | None = None, **settings: Unpack[SettingsKwargs]
 ) -> CommandDecorator[None]: ...
 @overload
-def command(*, tools: Sequence[ToolLike] | None = None, **settings: Unpack[SettingsKwargs]) -> CommandDecorator[str]: ...
+def command(
+    *, tools: Sequence[ToolLike] | None = None, **settings: Unpack[SettingsKwargs]
+) -> CommandDecorator[str]: ...
 @overload
 def command(
     *, output: Any, tools: Sequence[ToolLike] | None = None, **settings: Unpack[SettingsKwargs]
@@ -216,7 +222,7 @@ def command(
     fn: Callable[..., Any] | None = None,
     /,
     *,
-    output: Any = _MISSING,
+    output: Any = MISSING,
     tools: Sequence[ToolLike] | None = None,
     **settings: Any,
 ) -> Any:
@@ -234,7 +240,7 @@ def command(
     .. versionadded:: 0.1.0
     """
     options = check_names(settings, "@command(...)")
-    out = str if output is _MISSING else output
+    out = str if output is MISSING else output
     tool_list = [as_tool(t) for t in tools or ()]
 
     def decorate(f: Callable[..., Any]) -> Any:
@@ -243,4 +249,3 @@ def command(
         return AsyncCommand(f, call) if inspect.iscoroutinefunction(f) else Command(f, call)
 
     return decorate if fn is None else decorate(fn)
-

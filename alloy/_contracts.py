@@ -92,7 +92,9 @@ def _run(predicate: Callable[..., Any], message: str, *args: Any, **kwargs: Any)
     return None if ok else message
 
 
-def check_require(contracts: list[Contract], fn: Callable[..., Any], arguments: Mapping[str, Any]) -> str | None:
+def check_require(
+    contracts: list[Contract], fn: Callable[..., Any], arguments: Mapping[str, Any]
+) -> str | None:
     """The first failing ``@require`` message for these keyword *arguments* of *fn*, or ``None``."""
     requires = [c for c in contracts if c.kind == "require"]
     if not requires:

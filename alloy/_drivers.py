@@ -9,7 +9,7 @@ here that the engine could decide.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -71,7 +71,7 @@ def _send(plan: Plan, request: Request) -> Response:
     raise AssertionError("unreachable: stamina raises once attempts are spent")  # pragma: no cover
 
 
-def _stream(plan: Plan, request: Request) -> Iterator[str | Response]:
+def _stream(plan: Plan, request: Request) -> Generator[str, None, Response]:
     started = False
     for attempt in _retry.attempts(plan.settings):
         with attempt, _telemetry.request_span(plan, request, attempt.num) as span:
@@ -107,7 +107,9 @@ def _run_tools(plan: Plan, calls: tuple[ToolCall, ...]) -> list[Message]:
 # --- async ----------------------------------------------------------------------------------------
 
 
-async def arun(planner: Planner, prompt: str, *, name: str, stream: bool = False) -> AsyncIterator[str | Result[Any]]:
+async def arun(
+    planner: Planner, prompt: str, *, name: str, stream: bool = False
+) -> AsyncIterator[str | Result[Any]]:
     """The async twin of ``run``: the same engine, awaited."""
     for replan in range(_REPLANS + 1):
         plan = planner()
@@ -146,7 +148,7 @@ async def _asteps(plan: Plan, prompt: str, stream: bool) -> AsyncIterator[str | 
 
 
 async def _asend(plan: Plan, request: Request) -> Response:
-    async for attempt in _retry.attempts(plan.settings):
+    async for attempt in _retry.aattempts(plan.settings):
         with attempt, _telemetry.request_span(plan, request, attempt.num) as span:
             with _retry.classified(plan.adapter):
                 response = await plan.adapter.asend(request, plan.settings)
@@ -157,7 +159,7 @@ async def _asend(plan: Plan, request: Request) -> Response:
 
 async def _astream(plan: Plan, request: Request) -> AsyncIterator[str | Response]:
     started = False
-    async for attempt in _retry.attempts(plan.settings):
+    async for attempt in _retry.aattempts(plan.settings):
         with attempt, _telemetry.request_span(plan, request, attempt.num) as span:
             try:
                 with _retry.classified(plan.adapter):

@@ -22,9 +22,9 @@ here holds for all three and is tested by stepping the generator by hand.
 from __future__ import annotations
 
 import json
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pydantic
 
@@ -90,7 +90,7 @@ def run(plan: Plan, prompt: str, *, stream: bool = False) -> Run:
                 messages += [Message("user", _react.observation(r.content)) for r in results]
             else:
                 messages.append(Message("assistant", response.text, tool_calls=calls))
-                messages += (yield RunTools(calls))
+                messages += yield RunTools(calls)
             continue
 
         # 2. The answer.
@@ -99,11 +99,15 @@ def run(plan: Plan, prompt: str, *, stream: bool = False) -> Run:
             output = _answer(plan, response)
         except _NeedsFinalize:
             if finalized:
-                output = _Invalid("The answer holds no JSON object. Answer with one JSON object that follows the schema.")
+                output = _Invalid(
+                    "The answer holds no JSON object. Answer with one JSON object that follows the schema."
+                )
             else:
                 finalize = finalized = True
                 messages.append(Message("assistant", raw))
-                messages.append(Message("user", "Now give your final answer as JSON that follows the schema."))
+                messages.append(
+                    Message("user", "Now give your final answer as JSON that follows the schema.")
+                )
                 continue
         except _BadStep as exc:  # a ReAct turn that is not a step counts as a turn
             if turns >= settings.max_tool_turns:
@@ -150,8 +154,9 @@ def _tool_calls(plan: Plan, response: Response) -> tuple[ToolCall, ...]:
             return ()
         if step.action == _react.FINAL:
             return ()
-        args = step.action_input if isinstance(step.action_input, dict) else {"input": step.action_input}
-        return (ToolCall(step.action, args),)  # pyright: ignore[reportUnknownArgumentType]
+        given: Any = step.action_input
+        args = cast("dict[str, Any]", given) if isinstance(given, dict) else {}
+        return (ToolCall(step.action, args),)
     if any(c.name == OUTPUT_TOOL for c in response.tool_calls):
         return ()
     return response.tool_calls
@@ -182,14 +187,18 @@ def _answer(plan: Plan, response: Response) -> Any:
     if plan.output is None:
         return response.text
     out = plan.output
-    decode = plan.codec.decode if plan.codec else (lambda v: v)
+    decode: Callable[[Any], Any] = plan.codec.decode if plan.codec else _identity
     call = next((c for c in response.tool_calls if c.name == OUTPUT_TOOL), None)
     if call is not None:
         return _validated(lambda: out.validate(decode(call.arguments)))
-    if plan.output_mode == "tool" or (plan.tools and not _looks_like_json(response.text)):
-        if not out.wrapped or plan.output_mode == "tool":
-            raise _NeedsFinalize
+    # Text where an object was due (after tool turns, or instead of the output tool): one finalize turn.
+    if plan.output_mode == "tool" or (plan.tools and not out.wrapped and not _looks_like_json(response.text)):
+        raise _NeedsFinalize
     return _validated(lambda: out.parse(response.text, decode))
+
+
+def _identity(value: Any) -> Any:
+    return value
 
 
 def _looks_like_json(text: str) -> bool:

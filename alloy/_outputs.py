@@ -13,9 +13,9 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter, ValidationError
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
@@ -45,8 +45,8 @@ class OutputType:
 
         A wrapped type also accepts its bare value, which models often send.
         """
-        if self.wrapped and isinstance(value, dict) and "value" in value and len(value) == 1:  # pyright: ignore[reportUnknownArgumentType]
-            value = value["value"]
+        if self.wrapped and isinstance(value, dict) and len(value) == 1 and "value" in value:  # pyright: ignore[reportUnknownArgumentType]
+            value = cast("dict[str, Any]", value)["value"]
         return self.adapter.validate_python(value)
 
     def parse(self, text: str, decode: Callable[[Any], Any] = lambda v: v) -> Any:
@@ -174,8 +174,9 @@ def register_type(tp: type[T], *, json_schema: dict[str, Any], parse: Callable[[
         return dict(json_schema)
 
     try:
-        tp.__get_pydantic_core_schema__ = staticmethod(get_core_schema)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
-        tp.__get_pydantic_json_schema__ = staticmethod(get_json_schema)  # type: ignore[attr-defined]  # pyright: ignore[reportAttributeAccessIssue]
+        # pydantic's hook for types it does not know; set on the user's class, so nested uses work too
+        setattr(tp, "__get_pydantic_core_schema__", staticmethod(get_core_schema))  # noqa: B010
+        setattr(tp, "__get_pydantic_json_schema__", staticmethod(get_json_schema))  # noqa: B010
     except (AttributeError, TypeError) as exc:
         raise ConfigurationError(
             f"register_type cannot attach to {type_name(tp)} ({exc}). Wrap it instead: "

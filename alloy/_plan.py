@@ -66,8 +66,12 @@ class Plan:
         output = None
         tool_choice = "auto"
         if self.schema is not None and self.output_mode in ("native_strict", "native"):
-            name = "react_step" if self.tool_mode == "react" else (self.output.name if self.output else "output")
-            output = OutputFormat(name, self.schema, self.output_mode, strict=self.output_mode == "native_strict")
+            name = (
+                "react_step" if self.tool_mode == "react" else (self.output.name if self.output else "output")
+            )
+            output = OutputFormat(
+                name, self.schema, self.output_mode, strict=self.output_mode == "native_strict"
+            )
         if self.output_mode == "tool":
             tool_choice = OUTPUT_TOOL if finalize or len(self.tools) == 1 else "required"
         elif finalize:
@@ -158,7 +162,8 @@ def build(
         if caps.compatible_endpoint and output_mode != "prompt":
             notes.append("compatible endpoint: the JSON shape is also stated in the system prompt")
         system_parts.append(
-            "Answer with one JSON object, and nothing else, that follows this JSON schema:\n" + json.dumps(schema)
+            "Answer with one JSON object, and nothing else, that follows this JSON schema:\n"
+            + json.dumps(schema)
         )
     if output_mode == "tool" and schema is not None:
         sent_tools = [*sent_tools, ToolSpec(OUTPUT_TOOL, "Give the final answer with this tool.", schema)]

@@ -56,7 +56,9 @@ def split_model(name: str) -> tuple[str, str]:
                 "(write the model as 'provider:model', e.g. 'openai:gpt-5-mini')."
             )
         if not model:
-            raise ConfigurationError(f"Model {name!r} names no model after {provider!r}: write '{provider}:<model>'.")
+            raise ConfigurationError(
+                f"Model {name!r} names no model after {provider!r}: write '{provider}:<model>'."
+            )
         return provider, model
     if name == "fake":
         return "fake", "fake"

@@ -9,9 +9,9 @@ engine does that, with new messages.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import stamina
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .providers import Adapter
 
 log = logging.getLogger("alloy.retry")
+
 
 def _backoff(settings: Settings) -> Callable[[Exception], bool | float]:
     """Retry transient ``ProviderError``s; honour ``Retry-After``, capped at ``retry_wait_max``."""
@@ -39,8 +40,17 @@ def _backoff(settings: Settings) -> Callable[[Exception], bool | float]:
     return on
 
 
-def attempts(settings: Settings):  # noqa: ANN201 - stamina's iterator type is private
+def attempts(settings: Settings) -> Iterator[stamina.Attempt]:
     """stamina's retry context for one request, configured from *settings*."""
+    return _context(settings)
+
+
+def aattempts(settings: Settings) -> AsyncIterator[stamina.Attempt]:
+    """The same, for ``async for``."""
+    return _context(settings)
+
+
+def _context(settings: Settings) -> Any:  # stamina's iterator class, both sync and async, is private
     return stamina.retry_context(
         on=_backoff(settings),
         attempts=settings.retry_attempts,
@@ -52,7 +62,7 @@ def attempts(settings: Settings):  # noqa: ANN201 - stamina's iterator type is p
 
 
 @contextmanager
-def classified(adapter: Adapter) -> Iterator[None]:
+def classified(adapter: Adapter) -> Generator[None]:
     """Raise an SDK exception out of an adapter as the ``ProviderError`` it classifies to."""
     try:
         yield

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -35,8 +34,3 @@ def record_result(span: Any, result: Result[Any]) -> None:
 
 def record_tool(span: Any, message: Message) -> None:
     return None
-
-
-@contextmanager
-def _unused() -> Iterator[None]:  # pragma: no cover
-    yield

@@ -35,11 +35,13 @@ class Tool(Generic[P, R]):
 
     __alloy_kind__ = "tool"
 
-    def __init__(self, fn: Callable[P, R], *, name: str | None = None, description: str | None = None) -> None:
+    def __init__(
+        self, fn: Callable[P, R], *, name: str | None = None, description: str | None = None
+    ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
         self.contracts: list[Contract] = contracts_of(fn)
-        self.is_async = inspect.iscoroutinefunction(fn)
+        self.is_async: bool = inspect.iscoroutinefunction(fn)
         doc = docstring_parser.parse(inspect.getdoc(fn) or "")
         self.description = description or " ".join(
             part for part in (doc.short_description, doc.long_description) if part
@@ -69,7 +71,9 @@ class Tool(Generic[P, R]):
                 f"{self.name}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields
             )
         except Exception as exc:
-            raise ConfigurationError(f"Tool {self.name!r} has a parameter Alloy cannot describe: {exc}") from exc
+            raise ConfigurationError(
+                f"Tool {self.name!r} has a parameter Alloy cannot describe: {exc}"
+            ) from exc
 
     @functools.cached_property
     def spec(self) -> ToolSpec:
@@ -131,14 +135,16 @@ def as_tool(obj: Any) -> Tool[..., Any]:
 def _command_tool(cmd: BaseCommand[..., Any]) -> Tool[..., Any]:
     fn = cmd.fn
     t: Tool[..., Any] = Tool(fn, name=fn.__name__)
-    t.fn = cmd.async_ if cmd.is_async else cmd  # pyright: ignore[reportAttributeAccessIssue]
+    t.fn = cmd.async_ if cmd.is_async else cmd  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
     t.is_async = cmd.is_async
     t.contracts = []  # the command checks its own contracts when it runs
     return t
 
 
 def tool_error(call: ToolCall, exc: BaseException) -> Message:
-    text = str(exc) if isinstance(exc, ToolError) else f"Tool {call.name!r} raised {type(exc).__name__}: {exc}"
+    text = (
+        str(exc) if isinstance(exc, ToolError) else f"Tool {call.name!r} raised {type(exc).__name__}: {exc}"
+    )
     return Message("tool", f"Error: {text}", tool_call_id=call.id, name=call.name, is_error=True)
 
 
@@ -175,7 +181,9 @@ async def arun_call(tools: Mapping[str, Tool[..., Any]], call: ToolCall) -> Mess
 @overload
 def tool(fn: Callable[P, R], /) -> Tool[P, R]: ...
 @overload
-def tool(*, name: str | None = None, description: str | None = None) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
+def tool(
+    *, name: str | None = None, description: str | None = None
+) -> Callable[[Callable[P, R]], Tool[P, R]]: ...
 def tool(
     fn: Callable[P, R] | None = None, /, *, name: str | None = None, description: str | None = None
 ) -> Tool[P, R] | Callable[[Callable[P, R]], Tool[P, R]]:

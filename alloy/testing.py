@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import pydantic_core
 
@@ -101,7 +101,9 @@ def _response(reply: Reply, request: Request) -> Response:
     usage = Usage(sum(len(m.content.split()) for m in request.messages), 1)
     if isinstance(reply, ToolCall):
         return Response(tool_calls=(reply,), usage=usage, finish_reason="tool_calls")
-    if isinstance(reply, (list, tuple)) and reply and all(isinstance(c, ToolCall) for c in reply):  # pyright: ignore[reportUnknownVariableType]
-        return Response(tool_calls=tuple(reply), usage=usage, finish_reason="tool_calls")  # pyright: ignore[reportUnknownArgumentType]
+    if isinstance(reply, (list, tuple)) and reply and all(isinstance(c, ToolCall) for c in reply):
+        return Response(
+            tool_calls=tuple(cast("Sequence[ToolCall]", reply)), usage=usage, finish_reason="tool_calls"
+        )
     text = reply if isinstance(reply, str) else pydantic_core.to_json(reply).decode()
     return Response(text, usage=Usage(usage.input_tokens, len(text.split())), finish_reason="stop")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from .._messages import Request, Response, Usage
 from . import Adapter, Capabilities, StreamItem
@@ -36,7 +36,7 @@ _FORMATS = {
 
 def example_value(schema: dict[str, Any], defs: dict[str, Any] | None = None, depth: int = 0) -> Any:
     """A value that follows *schema*, the same every time (recursion stops after a few levels)."""
-    defs = schema.get("$defs", defs) or {}
+    defs = cast("dict[str, Any]", schema.get("$defs") or defs or {})
     if "$ref" in schema:
         target = defs.get(str(schema["$ref"]).rsplit("/", 1)[-1], {})
         return example_value(target, defs, depth + 1)
@@ -112,7 +112,9 @@ class FakeAdapter(Adapter):
     def send(self, request: Request, settings: Settings) -> Response:
         text = SENTENCE if request.output is None else json.dumps(example_value(request.output.schema))
         prompt_words = sum(len(m.content.split()) for m in request.messages)
-        return Response(text, usage=Usage(prompt_words, len(text.split())), finish_reason="stop", model="fake")
+        return Response(
+            text, usage=Usage(prompt_words, len(text.split())), finish_reason="stop", model="fake"
+        )
 
     def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
         response = self.send(request, settings)

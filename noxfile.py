@@ -1,0 +1,39 @@
+"""Developer tasks. ``nox`` runs the default sessions: tests, typecheck, lint.
+
+Sessions run in the current environment (``python=False``): install once with
+``pip install -e '.[dev]'``, then ``nox`` is the whole check, as in CI.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import nox
+
+nox.options.sessions = ["tests", "typecheck", "lint"]
+PY = sys.executable  # the environment nox itself was installed into
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    """Unit and wire-level tests, with coverage of alloy/ (live tiers skip without keys)."""
+    session.run(PY, "-m", "pytest", "--cov=alloy", "--cov-report=term-missing:skip-covered", *session.posargs)
+
+
+@nox.session(python=False)
+def typecheck(session: nox.Session) -> None:
+    """pyright strict on alloy/ and the typing tests in tests/typing/."""
+    session.run(PY, "-m", "pyright")
+
+
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    """ruff lint and format check."""
+    session.run(PY, "-m", "ruff", "check", ".")
+    session.run(PY, "-m", "ruff", "format", "--check", ".")
+
+
+@nox.session(python=False)
+def bench(session: nox.Session) -> None:
+    """The overhead benchmark against a local fake server (``-- --quick`` for a smoke run)."""
+    session.run(PY, "benchmarks/overhead.py", *session.posargs)
