@@ -1,0 +1,410 @@
+"""OpenAI: the Responses API against OpenAI itself, Chat Completions against any other base URL.
+
+Translation only. ``responses_kwargs``/``chat_kwargs`` build the SDK call from a neutral
+``Request``; ``parse_responses``/``parse_chat`` and ``StreamState`` turn the SDK's answers back
+into a neutral ``Response``. The I/O methods make one SDK call each, on a client cached per
+(key, base URL, timeout) with the SDK's own retries off: ``alloy._retry`` is the one retry layer.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import functools
+import inspect
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
+from urllib.parse import urlsplit
+
+import openai
+from openai import AsyncStream, Stream
+from openai.resources.chat import Completions
+from openai.resources.responses import Responses
+from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionStreamOptionsParam
+from openai.types.responses import Response as OpenAIResponse
+from openai.types.responses import (
+    ResponseCompletedEvent,
+    ResponseErrorEvent,
+    ResponseFailedEvent,
+    ResponseIncompleteEvent,
+    ResponseRefusalDeltaEvent,
+    ResponseStreamEvent,
+    ResponseTextDeltaEvent,
+)
+
+from .. import _registry
+from .._errors import ConfigurationError, ProviderError, is_retryable_status, snippet
+from .._messages import Message, Request, Response, ToolCall, ToolSpec, Usage
+from . import Adapter, Capabilities, StreamItem
+
+if TYPE_CHECKING:
+    from .._settings import Settings
+
+log = logging.getLogger("alloy.providers.openai")
+
+Api = Literal["responses", "chat"]
+_PROVIDER = "openai"
+_REASONING = ("gpt-5", "o1", "o3", "o4")  # reasoning models refuse a temperature
+_INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
+_USAGE: ChatCompletionStreamOptionsParam = {"include_usage": True}
+
+
+def is_openai_url(base_url: str | None) -> bool:
+    """Whether *base_url* is OpenAI's own endpoint (unset counts: it is the SDK's default)."""
+    return not base_url or urlsplit(base_url).hostname == "api.openai.com"
+
+
+def api_for(settings: Settings) -> Api:
+    """``openai_api`` with ``auto`` resolved: Responses on OpenAI itself, else Chat Completions."""
+    if settings.openai_api != "auto":
+        return settings.openai_api
+    return "responses" if is_openai_url(settings.openai_base_url) else "chat"
+
+
+# --- requests -------------------------------------------------------------------------------------
+
+
+def responses_kwargs(request: Request) -> dict[str, Any]:
+    """The ``client.responses.create`` keyword arguments for *request*."""
+    items: list[dict[str, Any]] = []
+    for m in request.messages:
+        if m.role == "tool":  # OpenAI has no error flag: the text itself says "Error: ..."
+            items.append({"type": "function_call_output", "call_id": m.tool_call_id, "output": m.content})
+            continue
+        if m.content or not m.tool_calls:
+            items.append({"role": m.role, "content": m.content})
+        items += [
+            {"type": "function_call", "call_id": c.id, "name": c.name, "arguments": _args(c)}
+            for c in m.tool_calls
+        ]
+    kwargs: dict[str, Any] = {"model": request.model, "input": items}
+    if request.system:
+        kwargs["instructions"] = request.system
+    if request.tools:
+        # ``strict`` always goes: the Responses API reads a missing flag as strict, which a schema
+        # not compiled for strict mode would fail.
+        kwargs["tools"] = [{"type": "function", **_function(t), "strict": t.strict} for t in request.tools]
+        kwargs["tool_choice"] = _tool_choice(
+            request.tool_choice, lambda name: {"type": "function", "name": name}
+        )
+    if (fmt := _json_schema(request)) is not None:
+        kwargs["text"] = {"format": {"type": "json_schema", **fmt}}
+    if request.temperature is not None:
+        kwargs["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        kwargs["max_output_tokens"] = request.max_tokens
+    return _with_extra(kwargs, request.extra, "responses")
+
+
+def chat_kwargs(request: Request, *, compatible: bool = False) -> dict[str, Any]:
+    """The ``client.chat.completions.create`` keyword arguments for *request*.
+
+    Args:
+        request: the neutral request.
+        compatible: the server is not OpenAI's, so the output cap goes as the widely supported
+            ``max_tokens`` rather than ``max_completion_tokens``, and tools omit a false ``strict``.
+    """
+    messages = [{"role": "system", "content": request.system}] if request.system else []
+    messages += [_chat_message(m) for m in request.messages]
+    kwargs: dict[str, Any] = {"model": request.model, "messages": messages}
+    if request.tools:
+        kwargs["tools"] = [
+            {"type": "function", "function": {**_function(t), **({"strict": True} if t.strict else {})}}
+            for t in request.tools
+        ]
+        kwargs["tool_choice"] = _tool_choice(
+            request.tool_choice, lambda name: {"type": "function", "function": {"name": name}}
+        )
+        kwargs["parallel_tool_calls"] = True  # the engine runs one turn's calls concurrently
+    if (fmt := _json_schema(request)) is not None:
+        kwargs["response_format"] = {"type": "json_schema", "json_schema": fmt}
+    if request.temperature is not None:
+        kwargs["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        kwargs["max_tokens" if compatible else "max_completion_tokens"] = request.max_tokens
+    return _with_extra(kwargs, request.extra, "chat")
+
+
+def _chat_message(m: Message) -> dict[str, Any]:
+    if m.role == "tool":  # OpenAI has no error flag: the text itself says "Error: ..."
+        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content}
+    if not m.tool_calls:
+        return {"role": m.role, "content": m.content}
+    calls = [
+        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": _args(c)}}
+        for c in m.tool_calls
+    ]
+    # "content" is required unless tool_calls are given; leave it out rather than send "".
+    return {"role": m.role, **({"content": m.content} if m.content else {}), "tool_calls": calls}
+
+
+def _args(call: ToolCall) -> str:
+    return json.dumps(call.arguments, ensure_ascii=False)
+
+
+def _function(t: ToolSpec) -> dict[str, Any]:
+    return {"name": t.name, "description": t.description, "parameters": t.parameters}
+
+
+def _tool_choice(choice: str, named: Callable[[str], dict[str, Any]]) -> str | dict[str, Any]:
+    return choice if choice in ("auto", "required", "none") else named(choice)
+
+
+def _json_schema(request: Request) -> dict[str, Any] | None:
+    """The ``json_schema`` format for the output mode; ``None`` when only the prompt asks for JSON."""
+    out = request.output
+    if out is None or out.mode not in ("native_strict", "native"):
+        return None
+    strict = out.mode == "native_strict"
+    if not strict:
+        log.debug("json_schema %r sent with strict=false: the type cannot be expressed strictly", out.name)
+    return {"name": out.name, "schema": out.schema, "strict": strict}
+
+
+@functools.cache
+def _sdk_params(api: Api) -> frozenset[str]:
+    return frozenset(
+        inspect.signature(Responses.create if api == "responses" else Completions.create).parameters
+    )
+
+
+def _with_extra(kwargs: dict[str, Any], extra: Mapping[str, Any], api: Api) -> dict[str, Any]:
+    """``extra`` merged last: SDK parameters as keywords, anything else (a server's own field) in ``extra_body``."""
+    for key, value in extra.items():
+        if key in _sdk_params(api):
+            kwargs[key] = value
+        else:
+            kwargs["extra_body"] = {**kwargs.get("extra_body", {}), key: value}
+    return kwargs
+
+
+# --- answers --------------------------------------------------------------------------------------
+
+
+def _call(name: str, arguments: str, call_id: str) -> ToolCall:
+    """A tool call. Arguments that are not a JSON object go on as text, so the tool's argument
+    validation shows the model what it sent."""
+    try:
+        args: Any = json.loads(arguments or "{}")
+    except ValueError:
+        args = None
+    if not isinstance(args, dict):
+        args = {"arguments_were_not_a_json_object": arguments}
+    return ToolCall(name, args, call_id)  # pyright: ignore[reportUnknownArgumentType]
+
+
+def parse_responses(raw: OpenAIResponse) -> Response:
+    """A Responses API ``Response`` → a neutral ``Response`` (``incomplete`` → its reason)."""
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for item in raw.output:
+        if item.type == "message":
+            texts += [p.text if p.type == "output_text" else p.refusal for p in item.content]
+        elif item.type == "function_call":
+            calls.append(_call(item.name, item.arguments, item.call_id))
+    usage = Usage(raw.usage.input_tokens, raw.usage.output_tokens) if raw.usage else Usage()
+    finish = "tool_calls" if calls else "stop"
+    if raw.status == "incomplete":
+        reason = (raw.incomplete_details.reason if raw.incomplete_details else None) or "incomplete"
+        finish = _INCOMPLETE.get(reason, reason)
+    return Response("".join(texts), tuple(calls), usage, finish, raw.model)
+
+
+def parse_chat(raw: ChatCompletion) -> Response:
+    """A ``ChatCompletion`` → a neutral ``Response`` (the first choice)."""
+    usage = Usage(raw.usage.prompt_tokens, raw.usage.completion_tokens) if raw.usage else Usage()
+    if not raw.choices:
+        return Response(usage=usage, model=raw.model)
+    choice = raw.choices[0]
+    msg = choice.message
+    calls = [
+        _call(c.function.name, c.function.arguments, c.id)
+        for c in msg.tool_calls or ()
+        if c.type == "function"
+    ]
+    return Response(msg.content or msg.refusal or "", tuple(calls), usage, choice.finish_reason, raw.model)
+
+
+class StreamState:
+    """One streamed text answer from either API: ``feed`` each event, then ``result()``."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.final = Response()
+
+    def feed(self, event: ResponseStreamEvent | ChatCompletionChunk) -> str | None:
+        """The text delta in *event*, if it carries one.
+
+        Raises:
+            ProviderError: the stream reported a failure.
+        """
+        delta: str | None = None
+        if isinstance(event, ChatCompletionChunk):
+            choice = event.choices[0] if event.choices else None
+            f = self.final
+            usage = (
+                Usage(event.usage.prompt_tokens, event.usage.completion_tokens) if event.usage else f.usage
+            )
+            finish = (choice.finish_reason if choice else None) or f.finish_reason
+            self.final = Response(usage=usage, finish_reason=finish, model=event.model or f.model)
+            delta = choice.delta.content if choice else None
+        elif isinstance(event, ResponseTextDeltaEvent | ResponseRefusalDeltaEvent):
+            delta = event.delta
+        elif isinstance(event, ResponseCompletedEvent | ResponseIncompleteEvent):
+            self.final = parse_responses(event.response)
+        elif isinstance(event, ResponseFailedEvent | ResponseErrorEvent):
+            error = event.response.error if isinstance(event, ResponseFailedEvent) else event
+            raise ProviderError(
+                snippet(error.message if error else "the response failed", 300), provider=_PROVIDER
+            )
+        if delta:
+            self.parts.append(delta)
+        return delta or None
+
+    def result(self) -> Response:
+        """The whole answer: the joined deltas, with the usage and finish reason reported."""
+        f = self.final
+        return Response("".join(self.parts), (), f.usage, f.finish_reason, f.model)
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+def _retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date), if given."""
+    try:
+        if (ms := headers.get("retry-after-ms")) is not None:
+            return float(ms) / 1000
+        if (value := headers.get("retry-after")) is None:
+            return None
+        if value.strip().replace(".", "", 1).isdigit():
+            return float(value)
+        return email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+    except (TypeError, ValueError):
+        return None
+
+
+def classify(exc: Exception) -> ProviderError | None:
+    """An ``openai`` SDK exception as a ``ProviderError``; ``None`` for anything else."""
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body  # the decoded "error" object (untyped JSON), or the raw text
+        detail = cast("dict[str, Any]", body).get("message") if isinstance(body, dict) else None
+        return ProviderError(
+            snippet(detail if isinstance(detail, str) and detail else exc.message, 300),
+            provider=_PROVIDER,
+            status_code=exc.status_code,
+            retryable=is_retryable_status(exc.status_code),
+            retry_after=_retry_after(exc.response.headers),
+            body=body,
+        )
+    if isinstance(exc, openai.APIConnectionError):  # timeouts included
+        cause = (
+            f" ({type(exc.__cause__).__name__}: {snippet(str(exc.__cause__), 120)})" if exc.__cause__ else ""
+        )
+        return ProviderError(exc.message + cause, provider=_PROVIDER, retryable=True)
+    if isinstance(exc, openai.OpenAIError):
+        return ProviderError(snippet(str(exc), 300), provider=_PROVIDER)
+    return None
+
+
+# --- the adapter ----------------------------------------------------------------------------------
+
+
+class OpenAIAdapter(Adapter):
+    """``openai:<model>``; ``settings.openai_api`` picks the wire API."""
+
+    provider: ClassVar[str] = _PROVIDER
+
+    def capabilities(self, model: str, settings: Settings) -> Capabilities:
+        own = is_openai_url(settings.openai_base_url)
+        return Capabilities(
+            output_mode="native_strict",
+            schema_dialect="openai_strict",
+            native_tools=True,
+            temperature=not model.startswith(_REASONING),
+            compatible_endpoint=not own,
+            strict_tools=own,
+        )
+
+    def kwargs(self, request: Request, settings: Settings) -> tuple[Api, dict[str, Any]]:
+        """The wire API and the SDK keyword arguments for *request*."""
+        if api_for(settings) == "responses":
+            return "responses", responses_kwargs(request)
+        return "chat", chat_kwargs(request, compatible=not is_openai_url(settings.openai_base_url))
+
+    def _client_args(self, settings: Settings) -> tuple[tuple[Any, ...], dict[str, Any]]:
+        """The client cache key and constructor arguments, passed explicitly so ``.env`` values apply.
+
+        Raises:
+            ConfigurationError: no API key is set (checked before anything is sent).
+        """
+        key = settings.openai_api_key
+        if key is None or not key.get_secret_value():
+            raise ConfigurationError(
+                "No OpenAI API key: set ALLOY_OPENAI_API_KEY or OPENAI_API_KEY (in the environment or .env), "
+                "or pass openai_api_key=... to configure(), override() or @command(...)."
+            )
+        args = {
+            "api_key": key.get_secret_value(),
+            "base_url": settings.openai_base_url,
+            "timeout": settings.timeout,
+        }
+        return (_PROVIDER, *args.values()), {**args, "max_retries": 0}
+
+    def client(self, settings: Settings) -> openai.OpenAI:
+        """The shared sync client for these credentials, base URL and timeout."""
+        key, args = self._client_args(settings)
+        return _registry.client(key, lambda: openai.OpenAI(**args))
+
+    def async_client(self, settings: Settings) -> openai.AsyncOpenAI:
+        """The shared async client for these credentials, base URL and timeout, on this event loop."""
+        key, args = self._client_args(settings)
+        return _registry.client(key, lambda: openai.AsyncOpenAI(**args), is_async=True)
+
+    def send(self, request: Request, settings: Settings) -> Response:
+        api, kwargs = self.kwargs(request, settings)
+        if api == "responses":
+            return parse_responses(self.client(settings).responses.create(**kwargs, stream=False))
+        return parse_chat(self.client(settings).chat.completions.create(**kwargs, stream=False))
+
+    async def asend(self, request: Request, settings: Settings) -> Response:
+        api, kwargs = self.kwargs(request, settings)
+        if api == "responses":
+            return parse_responses(await self.async_client(settings).responses.create(**kwargs, stream=False))
+        return parse_chat(await self.async_client(settings).chat.completions.create(**kwargs, stream=False))
+
+    def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
+        api, kwargs = self.kwargs(request, settings)
+        client, state = self.client(settings), StreamState()
+        events: Stream[ResponseStreamEvent] | Stream[ChatCompletionChunk] = (
+            client.responses.create(**kwargs, stream=True)
+            if api == "responses"
+            else client.chat.completions.create(**kwargs, stream=True, stream_options=_USAGE)
+        )
+        with events:
+            for event in events:
+                if delta := state.feed(event):
+                    yield delta
+        yield state.result()
+
+    async def astream(self, request: Request, settings: Settings) -> AsyncIterator[StreamItem]:
+        api, kwargs = self.kwargs(request, settings)
+        client, state = self.async_client(settings), StreamState()
+        events: AsyncStream[ResponseStreamEvent] | AsyncStream[ChatCompletionChunk] = (
+            await client.responses.create(**kwargs, stream=True)
+            if api == "responses"
+            else await client.chat.completions.create(**kwargs, stream=True, stream_options=_USAGE)
+        )
+        async with events:
+            async for event in events:
+                if delta := state.feed(event):
+                    yield delta
+        yield state.result()
+
+    def classify(self, exc: Exception) -> ProviderError | None:
+        return classify(exc)
+
+
+ADAPTER = OpenAIAdapter()
