@@ -50,7 +50,9 @@ def sse(*events: Any, done: bool = False, named: bool = False) -> Reply:
 
 def ndjson(*objects: Any) -> Reply:
     """An ``application/x-ndjson`` streaming reply (Ollama)."""
-    return Reply(chunks=[(json.dumps(o) + "\n").encode() for o in objects], content_type="application/x-ndjson")
+    return Reply(
+        chunks=[(json.dumps(o) + "\n").encode() for o in objects], content_type="application/x-ndjson"
+    )
 
 
 @dataclass
@@ -115,8 +117,14 @@ class FakeServer:
                         self.wfile.flush()
                     self.wfile.write(b"0\r\n\r\n")
                     return
-                data = reply.body if isinstance(reply.body, bytes) else (
-                    reply.body.encode() if isinstance(reply.body, str) else json.dumps(reply.body).encode()
+                data = (
+                    reply.body
+                    if isinstance(reply.body, bytes)
+                    else (
+                        reply.body.encode()
+                        if isinstance(reply.body, str)
+                        else json.dumps(reply.body).encode()
+                    )
                 )
                 self.send_header("content-type", reply.content_type)
                 self.send_header("content-length", str(len(data)))
