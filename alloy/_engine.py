@@ -126,9 +126,15 @@ def run(plan: Plan, prompt: str, *, stream: bool = False) -> Run:
         # 3. Re-ask with the error text, or give up.
         errors = [str(output)]
         if attempts > settings.retry:
+            why = f"The model's answer failed validation after {attempts} attempt(s)"
+            if response.finish_reason in ("length", "max_tokens"):  # the usual cause: say so
+                limit = settings.max_tokens or "the provider's default"
+                why = (
+                    f"The model's answer was cut off at max_tokens ({limit}) and failed validation after "
+                    f"{attempts} attempt(s). Raise max_tokens (ALLOY_MAX_TOKENS, or max_tokens=...)"
+                )
             raise CommandError(
-                f"The model's answer failed validation after {attempts} attempt(s): {errors[0]}\n"
-                f"Answer: {snippet(raw or _output_call_text(response))}",
+                f"{why}: {errors[0]}\nAnswer: {snippet(raw or _output_call_text(response))}",
                 raw=raw or _output_call_text(response),
                 errors=errors,
                 attempts=attempts,

@@ -205,3 +205,13 @@ def test_output_none_runs_and_returns_none() -> None:
     effect = step(gen)
     assert effect.request.output is None
     assert step(gen, Response("done")).output is None
+
+
+def test_answer_cut_off_at_max_tokens_says_so() -> None:
+    """A failed answer that stopped at the token limit names max_tokens and ALLOY_MAX_TOKENS."""
+    gen = run(plan_for(Invoice, retry=0, max_tokens=8), "p")
+    step(gen)
+    with pytest.raises(CommandError) as info:
+        step(gen, Response('{"number": "4', finish_reason="length"))
+    assert "cut off at max_tokens (8)" in str(info.value) and "ALLOY_MAX_TOKENS" in str(info.value)
+    assert info.value.raw == '{"number": "4'
