@@ -1,0 +1,328 @@
+"""Ollama: ``POST /api/chat`` through the official ``ollama`` client (which speaks httpx).
+
+What maps where:
+
+- structured output → ``format=<JSON schema>``. Ollama turns the schema into a grammar
+  (llama.cpp's JSON-schema converter: ``$ref``/``$defs``, ``anyOf``, ``enum``, ``const``,
+  ``pattern``, lengths and bounds) and constrains decoding to it, so the schema goes as pydantic
+  wrote it: dialect ``plain``, output mode ``native`` (there is no strict flag to set).
+- tools → ``tools=[{"type": "function", "function": {...}}]``; the answer's
+  ``message.tool_calls[].function.arguments`` is already a dict. Ollama gives no call ids, so
+  each call gets one derived from its position, name and arguments (the same answer, the same
+  ids). Results go back as ``role: "tool"`` messages with ``tool_name``. Ollama cannot force a
+  tool; ``tool_choice="none"`` (the finalize turn) sends no tools.
+- ``temperature`` → ``options.temperature``, ``max_tokens`` → ``options.num_predict``.
+- ``extra``: a key that is a keyword of ``ollama.Client.chat`` (``keep_alive``, ``think``,
+  ``format``, ``logprobs``, ``top_logprobs``, ``tools``) goes top-level; ``options`` merges into the
+  options; any other key is a model option (``num_ctx``, ``seed``, ``top_p``, ``stop``, …).
+
+A model without tool support answers HTTP 400 "<model> does not support tools". The adapter
+remembers it (per host) and raises ``UnsupportedFeature``: the drivers plan the call again, and
+``capabilities()`` no longer offers native tools for it, so ``tool_mode="auto"`` runs the ReAct
+loop (its step schema still travels in ``format``); later calls go there directly.
+
+The client has no retry of its own (one retry layer: ours). Errors that need the request or the
+host to explain (a model that is not pulled, a server that is not running, a refused feature) are
+raised by the I/O methods themselves; the rest go through ``classify``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import re
+import threading
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import httpx
+import ollama
+import pydantic
+
+from .. import _registry
+from .._errors import ConfigurationError, ProviderError, is_retryable_status, snippet
+from .._messages import Request, Response, ToolCall, ToolSpec, Usage
+from . import Adapter, Capabilities, StreamItem, UnsupportedFeature
+
+if TYPE_CHECKING:
+    from .._settings import Settings
+
+__all__ = ["ADAPTER", "OllamaAdapter", "build_request", "parse_response", "tool_parameters"]
+
+PROVIDER = "ollama"
+# Keywords of Client.chat besides the ones the adapter owns: an ``extra`` key among them is a
+# top-level request field; read from the SDK so a field it adds later goes top-level too.
+# (``chat`` types Python-function tools as a bare ``Callable``, which pyright calls partially
+# unknown; the adapter only passes dicts.)
+_CHAT: Callable[..., Any] = ollama.Client.chat  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
+_CHAT_KEYWORDS = frozenset(inspect.signature(_CHAT).parameters) - {
+    "self",
+    "model",
+    "messages",
+    "stream",
+}
+# The keywords the SDK's Tool.Function.Parameters.Property model keeps; it drops the others.
+_PROPERTY_KEYS = ("type", "items", "description", "enum")
+_NOT_PULLED = re.compile(r"model .*not found", re.IGNORECASE | re.DOTALL)
+# "registry.ollama.ai/library/gemma3:4b does not support tools"; several missing capabilities
+# are joined with newlines ("does not support tools\nthinking").
+_NO_TOOLS = re.compile(r"does not support\b.*\btools\b", re.IGNORECASE | re.DOTALL)
+
+
+# --- pure translation -----------------------------------------------------------------------------
+
+
+def build_request(request: Request) -> dict[str, Any]:
+    """The keyword arguments of ``Client.chat`` for *request* (``stream`` excluded)."""
+    options: dict[str, Any] = {}
+    if request.temperature is not None:
+        options["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        options["num_predict"] = request.max_tokens
+    kwargs: dict[str, Any] = {"model": request.model, "messages": chat_messages(request)}
+    if request.tools and request.tool_choice != "none":
+        kwargs["tools"] = [chat_tool(spec) for spec in request.tools]
+    if request.output is not None:
+        kwargs["format"] = request.output.schema
+    for key, value in request.extra.items():
+        if key == "options" and isinstance(value, Mapping):
+            options.update(value)  # pyright: ignore[reportUnknownArgumentType]
+        elif key in _CHAT_KEYWORDS:
+            kwargs[key] = value
+        else:
+            options[key] = value
+    if options:
+        kwargs["options"] = options
+    return kwargs
+
+
+def chat_messages(request: Request) -> list[dict[str, Any]]:
+    """The system prompt as a system message, then the conversation in Ollama's shape."""
+    out: list[dict[str, Any]] = [{"role": "system", "content": request.system}] if request.system else []
+    for m in request.messages:
+        if m.role == "tool":
+            # Error results already read "Error: ..."; Ollama has no error flag to set.
+            out.append({"role": "tool", "content": m.content, "tool_name": m.name})
+        elif m.tool_calls:
+            calls = [{"function": {"name": c.name, "arguments": c.arguments}} for c in m.tool_calls]
+            out.append({"role": "assistant", "content": m.content, "tool_calls": calls})
+        else:
+            out.append({"role": m.role, "content": m.content})
+    return out
+
+
+def chat_tool(spec: ToolSpec) -> dict[str, Any]:
+    return {
+        "type": "function",
+        "function": {
+            "name": spec.name,
+            "description": spec.description,
+            "parameters": tool_parameters(spec.parameters),
+        },
+    }
+
+
+def tool_parameters(schema: dict[str, Any]) -> dict[str, Any]:
+    """*schema* in the shape the SDK's ``Tool`` model carries without loss.
+
+    That model keeps only ``type``, ``items``, ``description`` and ``enum`` of each top-level
+    property and silently drops the rest (``anyOf``, ``$ref``, bounds, nested ``properties``;
+    ollama/ollama-python#429). A property that has more keeps those four and states its full
+    schema in its description, so the model still sees it; ``$defs`` travel as they are. Alloy
+    validates the arguments against the real signature either way.
+    """
+    props: Any = schema.get("properties")
+    if not isinstance(props, dict):
+        return schema
+    out = dict(schema)
+    out["properties"] = {name: _property(p) for name, p in props.items()}  # pyright: ignore[reportUnknownVariableType, reportUnknownArgumentType]
+    return out
+
+
+def _property(prop: dict[str, Any]) -> dict[str, Any]:
+    kept = {k: prop[k] for k in _PROPERTY_KEYS if k in prop}
+    rest = {k: v for k, v in prop.items() if k not in kept and k != "title"}
+    if rest:
+        note = f"JSON schema: {json.dumps(rest)}"
+        kept["description"] = f"{kept['description']} ({note})" if kept.get("description") else note
+    return kept
+
+
+def parse_response(raw: ollama.ChatResponse) -> Response:
+    """A non-streamed ``/api/chat`` answer as a neutral ``Response``."""
+    return _response(raw.message.content or "", raw.message.tool_calls or (), raw)
+
+
+def _response(text: str, calls: Sequence[ollama.Message.ToolCall], last: ollama.ChatResponse) -> Response:
+    tool_calls = tuple(
+        ToolCall(
+            c.function.name, dict(c.function.arguments), call_id(i, c.function.name, c.function.arguments)
+        )
+        for i, c in enumerate(calls)
+    )
+    reason = last.done_reason
+    if tool_calls and reason in (None, "stop"):  # Ollama says "stop" for a tool-call turn too
+        reason = "tool_calls"
+    usage = Usage(last.prompt_eval_count or 0, last.eval_count or 0)
+    return Response(text, tool_calls, usage, reason, last.model)
+
+
+def call_id(index: int, name: str, arguments: Mapping[str, Any]) -> str:
+    """A call id for a call Ollama gave none: stable for the same call at the same position."""
+    key = json.dumps([index, name, arguments], sort_keys=True, default=str)
+    return f"call_{index}_{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+
+
+class StreamState:
+    """Collects a streamed answer: text deltas, tool calls, and the final chunk's counts."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.calls: list[ollama.Message.ToolCall] = []
+        self.last: ollama.ChatResponse | None = None
+
+    def feed(self, chunk: ollama.ChatResponse) -> str:
+        """Take one NDJSON chunk; return its text delta (possibly empty)."""
+        self.last = chunk
+        text = chunk.message.content or ""
+        self.parts.append(text)
+        self.calls += chunk.message.tool_calls or ()
+        return text
+
+    def response(self) -> Response:
+        last = self.last or ollama.ChatResponse(message=ollama.Message(role="assistant"))
+        return _response("".join(self.parts), self.calls, last)
+
+
+def unreachable(host: str | None) -> ProviderError:
+    where = f" at {host}" if host else ""
+    return ProviderError(
+        f"Could not connect to Ollama{where}. Is it running? Start it with `ollama serve` "
+        "(install: https://ollama.com/download), or set ALLOY_OLLAMA_HOST (or OLLAMA_HOST) to its URL.",
+        provider=PROVIDER,
+        retryable=True,
+    )
+
+
+# --- I/O ------------------------------------------------------------------------------------------
+
+
+class OllamaAdapter(Adapter):
+    """``ollama:<model>`` against the server at ``settings.ollama_host``."""
+
+    provider: ClassVar[str] = PROVIDER
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._no_tools: set[tuple[str, str]] = set()  # (host, model) that answered "does not support tools"
+
+    def capabilities(self, model: str, settings: Settings) -> Capabilities:
+        with self._lock:
+            tools = (settings.ollama_host, model) not in self._no_tools
+        return Capabilities(output_mode="native", schema_dialect="plain", native_tools=tools)
+
+    def send(self, request: Request, settings: Settings) -> Response:
+        kwargs = build_request(request)
+        with self._explained(request, settings):
+            raw = _client(settings).chat(**kwargs, stream=False)  # pyright: ignore[reportUnknownMemberType]
+        return parse_response(raw)
+
+    async def asend(self, request: Request, settings: Settings) -> Response:
+        kwargs = build_request(request)
+        with self._explained(request, settings):
+            raw = await _aclient(settings).chat(**kwargs, stream=False)  # pyright: ignore[reportUnknownMemberType]
+        return parse_response(raw)
+
+    def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
+        kwargs = build_request(request)
+        state = StreamState()
+        with self._explained(request, settings):
+            for chunk in _client(settings).chat(**kwargs, stream=True):  # pyright: ignore[reportUnknownMemberType]
+                if delta := state.feed(chunk):
+                    yield delta
+        yield state.response()
+
+    async def astream(self, request: Request, settings: Settings) -> AsyncIterator[StreamItem]:
+        kwargs = build_request(request)
+        state = StreamState()
+        with self._explained(request, settings):
+            async for chunk in await _aclient(settings).chat(**kwargs, stream=True):  # pyright: ignore[reportUnknownMemberType]
+                if delta := state.feed(chunk):
+                    yield delta
+        yield state.response()
+
+    @contextmanager
+    def _explained(self, request: Request, settings: Settings) -> Generator[None]:
+        """Raise the errors that need the request or the host to explain.
+
+        A model that is not pulled is a setup problem, not a provider failure, so it is a
+        ``ConfigurationError`` (``classify`` can only return a ``ProviderError``); the
+        connection error names the host it tried, which ``classify`` does not know.
+        """
+        host = settings.ollama_host
+        try:
+            yield
+        except ollama.ResponseError as exc:
+            said = snippet(exc.error)
+            if exc.status_code == 404 and _NOT_PULLED.search(exc.error):
+                raise ConfigurationError(
+                    f"Ollama at {host} does not have the model {request.model!r}. Download it with "
+                    f"`ollama pull {request.model}` (Ollama said: {said})."
+                ) from exc
+            if exc.status_code == 400 and request.tools and _NO_TOOLS.search(exc.error):
+                with self._lock:
+                    self._no_tools.add((host, request.model))
+                raise UnsupportedFeature(
+                    f"the model {request.model!r} does not support tools (Ollama said: {said}). With "
+                    "tool_mode='auto' its tools run through the ReAct loop; tool_mode='native' cannot work.",
+                    provider=PROVIDER,
+                    feature="tools",
+                ) from exc
+            raise
+        except (ConnectionError, httpx.ConnectError) as exc:
+            raise unreachable(host) from exc
+
+    def classify(self, exc: Exception) -> ProviderError | None:
+        if isinstance(exc, ollama.ResponseError):
+            # -1: an {"error": ...} line inside a 200 stream; the server failed mid-answer.
+            status = exc.status_code if exc.status_code > 0 else None
+            return ProviderError(
+                snippet(exc.error) or "error without a message",
+                provider=PROVIDER,
+                status_code=status,
+                retryable=is_retryable_status(status),
+                body=exc.error,
+            )
+        if isinstance(exc, ConnectionError | httpx.ConnectError):
+            return unreachable(None)
+        if isinstance(exc, httpx.TimeoutException):
+            return ProviderError(
+                f"no answer within the timeout ({type(exc).__name__}); a model that is still loading "
+                "can take long: raise ALLOY_TIMEOUT",
+                provider=PROVIDER,
+                retryable=True,
+            )
+        if isinstance(exc, httpx.TransportError):
+            return ProviderError(
+                f"connection failed: {exc or type(exc).__name__}", provider=PROVIDER, retryable=True
+            )
+        if isinstance(exc, json.JSONDecodeError | pydantic.ValidationError | ollama.RequestError):
+            return ProviderError(f"unreadable answer or request: {snippet(str(exc))}", provider=PROVIDER)
+        return None
+
+
+def _client(settings: Settings) -> ollama.Client:
+    host, timeout = settings.ollama_host, settings.timeout
+    return _registry.client((PROVIDER, host, timeout), lambda: ollama.Client(host=host, timeout=timeout))
+
+
+def _aclient(settings: Settings) -> ollama.AsyncClient:
+    host, timeout = settings.ollama_host, settings.timeout
+    return _registry.client(
+        (PROVIDER, host, timeout), lambda: ollama.AsyncClient(host=host, timeout=timeout), is_async=True
+    )
+
+
+ADAPTER = OllamaAdapter()
