@@ -1,29 +1,15 @@
 """Ollama: ``POST /api/chat`` through the official ``ollama`` client (which speaks httpx).
 
-What maps where:
+Structured output goes in ``format``: Ollama compiles the JSON schema into a grammar (llama.cpp's
+converter: ``$ref``, ``anyOf``, ``enum``, ``pattern``, bounds) and constrains decoding to it, so
+the schema goes as pydantic wrote it (dialect ``plain``, mode ``native``: no strict flag exists).
+Tools go natively; Ollama gives calls no ids, so each gets one derived from the call itself.
 
-- structured output → ``format=<JSON schema>``. Ollama turns the schema into a grammar
-  (llama.cpp's JSON-schema converter: ``$ref``/``$defs``, ``anyOf``, ``enum``, ``const``,
-  ``pattern``, lengths and bounds) and constrains decoding to it, so the schema goes as pydantic
-  wrote it: dialect ``plain``, output mode ``native`` (there is no strict flag to set).
-- tools → ``tools=[{"type": "function", "function": {...}}]``; the answer's
-  ``message.tool_calls[].function.arguments`` is already a dict. Ollama gives no call ids, so
-  each call gets one derived from its position, name and arguments (the same answer, the same
-  ids). Results go back as ``role: "tool"`` messages with ``tool_name``. Ollama cannot force a
-  tool; ``tool_choice="none"`` (the finalize turn) sends no tools.
-- ``temperature`` → ``options.temperature``, ``max_tokens`` → ``options.num_predict``.
-- ``extra``: a key that is a keyword of ``ollama.Client.chat`` (``keep_alive``, ``think``,
-  ``format``, ``logprobs``, ``top_logprobs``, ``tools``) goes top-level; ``options`` merges into the
-  options; any other key is a model option (``num_ctx``, ``seed``, ``top_p``, ``stop``, …).
-
-A model without tool support answers HTTP 400 "<model> does not support tools". The adapter
-remembers it (per host) and raises ``UnsupportedFeature``: the drivers plan the call again, and
-``capabilities()`` no longer offers native tools for it, so ``tool_mode="auto"`` runs the ReAct
-loop (its step schema still travels in ``format``); later calls go there directly.
-
-The client has no retry of its own (one retry layer: ours). Errors that need the request or the
-host to explain (a model that is not pulled, a server that is not running, a refused feature) are
-raised by the I/O methods themselves; the rest go through ``classify``.
+A model without tool support answers HTTP 400 "<model> does not support tools": the adapter
+remembers it (per host) and raises ``UnsupportedFeature``; the drivers plan again, native tools
+are no longer offered for it, and ``tool_mode="auto"`` runs the ReAct loop, whose step schema
+still travels in ``format``. The client has no retry of its own (one layer: ours). The mapping
+of every field and error is in docs/providers/ollama.md.
 """
 
 from __future__ import annotations
@@ -57,12 +43,7 @@ PROVIDER = "ollama"
 # (``chat`` types Python-function tools as a bare ``Callable``, which pyright calls partially
 # unknown; the adapter only passes dicts.)
 _CHAT: Callable[..., Any] = ollama.Client.chat  # pyright: ignore[reportUnknownMemberType, reportUnknownVariableType]
-_CHAT_KEYWORDS = frozenset(inspect.signature(_CHAT).parameters) - {
-    "self",
-    "model",
-    "messages",
-    "stream",
-}
+_CHAT_KEYWORDS = frozenset(inspect.signature(_CHAT).parameters) - {"self", "model", "messages", "stream"}
 # The keywords the SDK's Tool.Function.Parameters.Property model keeps; it drops the others.
 _PROPERTY_KEYS = ("type", "items", "description", "enum")
 _NOT_PULLED = re.compile(r"model .*not found", re.IGNORECASE | re.DOTALL)
