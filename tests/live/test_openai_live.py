@@ -1,0 +1,63 @@
+"""Live checks against OpenAI itself; skipped unless ``OPENAI_API_KEY`` is set.
+
+Run with ``OPENAI_API_KEY=sk-... pytest tests/live/test_openai_live.py``. The autouse settings
+fixture leaves the environment alone for tests marked ``live``, so the key reaches Alloy.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from alloy import command, override, tool
+
+pytestmark = [
+    pytest.mark.live,
+    pytest.mark.skipif(not os.environ.get("OPENAI_API_KEY"), reason="OPENAI_API_KEY is not set"),
+]
+
+
+@dataclass
+class Invoice:
+    number: str
+    total: float
+    line_items: dict[str, int]
+
+
+@command(output=Invoice)
+def extract_invoice(text: str) -> str:
+    return f"Extract the invoice. `line_items` maps each product to its quantity.\n\n{text}"
+
+
+@tool
+def exchange_rate(currency: str) -> float:
+    """The value of one unit of *currency* in US dollars."""
+    return {"EUR": 1.25, "GBP": 1.5}.get(currency.upper(), 1.0)
+
+
+@command(output=float, tools=[exchange_rate])
+def to_usd(amount: float, currency: str) -> str:
+    return f"Convert {amount} {currency} to US dollars. Use the exchange_rate tool."
+
+
+@pytest.mark.parametrize("api", ["responses", "chat"])
+def test_typed_extraction(api: str) -> None:
+    """A strict json_schema answer comes back typed, dict field included."""
+    with override(model="openai:gpt-5-mini", openai_api=api):  # pyright: ignore[reportArgumentType]
+        result = extract_invoice.run("Invoice #A-17: 3 bolts, 2 nuts. Total due: $12.50")
+    assert result.output.number.endswith("17")
+    assert result.output.total == pytest.approx(12.5)
+    assert result.output.line_items == {"bolts": 3, "nuts": 2} or sum(result.output.line_items.values()) == 5
+    assert result.usage.input_tokens > 0 and result.usage.output_tokens > 0
+
+
+@pytest.mark.parametrize("api", ["responses", "chat"])
+def test_tool_call(api: str) -> None:
+    """The model calls the tool, gets its result under the right call id, and answers."""
+    with override(model="openai:gpt-5-mini", openai_api=api):  # pyright: ignore[reportArgumentType]
+        result = to_usd.run(40, "EUR")
+    assert result.output == pytest.approx(50.0)
+    assert any(m.role == "tool" for m in result.messages)
+    assert result.usage.requests >= 2
