@@ -156,6 +156,16 @@ def test_extra_passthrough(ollama_server: FakeServer) -> None:
     assert body["options"] == {"num_predict": 8, "num_ctx": 8192, "seed": 7}
 
 
+def test_host_and_model_from_dotenv(server: FakeServer) -> None:
+    """OLLAMA_HOST and ALLOY_MODEL in .env reach the client: the request lands on that host."""
+    server.replies.append(Reply(200, chat("from .env")))
+    with open(".env", "w") as f:  # the test runs in a fresh temporary working directory
+        f.write(f"ALLOY_MODEL=ollama:{MODEL}\nOLLAMA_HOST={server.url}\n")
+
+    assert alloy.ask("hi") == "from .env"
+    assert server.requests[0].json["model"] == MODEL
+
+
 def test_client_is_reused(ollama_server: FakeServer) -> None:
     """Two calls share one cached client and so one keep-alive connection."""
     ollama_server.replies += [Reply(200, chat("one")), Reply(200, chat("two"))]
