@@ -1,0 +1,398 @@
+"""The Anthropic adapter: Claude through the Messages API of the ``anthropic`` SDK.
+
+Structured output goes through ``output_config.format`` (a JSON schema compiled by the
+``anthropic`` dialect of ``alloy._schema``). A model or endpoint that refuses it answers 400; the
+adapter then remembers the model and raises ``UnsupportedFeature``, the drivers plan the call again,
+and ``capabilities()`` now says ``output_mode="tool"``: one forced tool carries the answer. So the
+fallback costs one failed request, once per model and endpoint, per process.
+
+The SDK (2.x) has dropped ``temperature`` from ``messages.create``'s signature and newer models reject
+it, so a temperature travels in ``extra_body``, and only to models known to accept it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import re
+import threading
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+import anthropic
+from anthropic.resources.messages import Messages
+from anthropic.types import Message as Message_
+from anthropic.types import RawMessageStreamEvent
+from pydantic import SecretStr
+
+from .. import _registry
+from .._errors import ConfigurationError, ProviderError, is_retryable_status, snippet
+from .._messages import Message, Request, Response, ToolCall, Usage
+from . import Adapter, Capabilities, StreamItem, UnsupportedFeature
+
+if TYPE_CHECKING:
+    from .._settings import Settings
+
+__all__ = ["ADAPTER", "AnthropicAdapter", "StreamState", "build_request", "parse_response"]
+
+log = logging.getLogger("alloy.providers.anthropic")
+
+PROVIDER = "anthropic"
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_MAX_TOKENS = 4096
+"""The Messages API requires ``max_tokens``; this is sent when the settings have none."""
+
+# The keywords messages.create takes; any other key of ``extra`` goes into the JSON body as it is.
+_PARAMS = frozenset(inspect.signature(Messages.create).parameters) - {"self"}
+_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls", "max_tokens": "length"}
+# An ``error`` event inside a stream that began with 200 has no status of its own.
+_EVENT_STATUS = {"invalid_request_error": 400, "rate_limit_error": 429, "overloaded_error": 529}
+# How a 400 about native structured output reads: "output_config.format: Extra inputs are not
+# permitted", "... does not support output format", "output_config.format.schema: ...".
+_OUTPUT_REFUSED = re.compile(r"output_config|output_format|output format|json_schema|structured output", re.I)
+# "claude-opus-4-1-20250805", "claude-sonnet-4-20250514" (no minor), "claude-3-5-haiku-20241022".
+_VERSION = re.compile(r"claude-(?:[a-z]+-(\d+)(?:-(\d)\b)?|(\d+)(?:-(\d)\b)?-[a-z]+)")
+
+
+def accepts_temperature(model: str, *, compatible: bool = False) -> bool:
+    """Claude models after Opus 4.6 answer 400 "`temperature` is deprecated for this model".
+
+    A model name without a version is a new Claude on Anthropic's API (no temperature), or another
+    vendor's model on a compatible endpoint (send what was asked).
+    """
+    m = _VERSION.search(model)
+    if m is None:
+        return compatible
+    return (int(m[1] or m[3]), int(m[2] or m[4] or 0)) <= (4, 6)
+
+
+# --- request ----------------------------------------------------------------------------------------
+
+
+def build_request(request: Request, settings: Settings) -> dict[str, Any]:
+    """The keyword arguments of ``messages.create`` for *request* (pure: no I/O)."""
+    kwargs: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+        "messages": wire_messages(request.messages),
+    }
+    if request.system:
+        kwargs["system"] = request.system
+    if request.tools:
+        kwargs["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.parameters}
+            | ({"strict": True} if t.strict else {})
+            for t in request.tools
+        ]
+        kwargs["tool_choice"] = _tool_choice(request.tool_choice)
+    if request.output is not None and request.output.mode in ("native", "native_strict"):
+        kwargs["output_config"] = {"format": {"type": "json_schema", "schema": request.output.schema}}
+    body: dict[str, Any] = {} if request.temperature is None else {"temperature": request.temperature}
+    for key, value in request.extra.items():
+        target = kwargs if key in _PARAMS else body
+        below = target.get(key)
+        target[key] = {**below, **value} if isinstance(below, dict) and isinstance(value, dict) else value
+    if body:
+        kwargs["extra_body"] = {**body, **kwargs.get("extra_body", {})}
+    return kwargs
+
+
+def _tool_choice(choice: str) -> dict[str, str]:
+    if choice in ("auto", "none"):
+        return {"type": choice}
+    return {"type": "any"} if choice == "required" else {"type": "tool", "name": choice}
+
+
+def wire_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """Neutral messages as Messages API turns.
+
+    A tool result is a ``tool_result`` block of a user turn, and consecutive messages of one wire
+    role merge into one turn, so all the results of a tool turn go back in ONE user message, in
+    order. Empty text is left out: the API rejects empty text blocks.
+    """
+    turns: list[dict[str, Any]] = []
+    for m in messages:
+        blocks: list[dict[str, Any]]
+        if m.role == "tool":
+            role, blocks = (
+                "user",
+                [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content}],
+            )
+            if m.is_error:
+                blocks[0]["is_error"] = True
+        else:
+            role, blocks = m.role, [{"type": "text", "text": m.content}] if m.content else []
+            blocks += [
+                {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in m.tool_calls
+            ]
+        if blocks and turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        elif blocks:
+            turns.append({"role": role, "content": blocks})
+    return turns
+
+
+# --- response ---------------------------------------------------------------------------------------
+
+
+def parse_response(message: Message_) -> Response:
+    """A Messages API answer as a neutral ``Response``.
+
+    Raises:
+        ProviderError: the model refused (``stop_reason="refusal"``).
+    """
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in message.content:
+        if block.type == "text":
+            texts.append(block.text)
+        elif block.type == "tool_use":  # the SDK types input as object; the API sends a JSON object
+            calls.append(ToolCall(block.name, cast("dict[str, Any]", block.input), block.id))
+    text = "".join(texts)
+    usage = Usage(_input_tokens(message.usage), message.usage.output_tokens)
+    return Response(text, tuple(calls), usage, _finish(message.stop_reason, text), message.model)
+
+
+def _input_tokens(u: Any) -> int:
+    """Uncached plus cached input tokens (Anthropic counts them apart; other providers do not)."""
+    return (u.input_tokens or 0) + (u.cache_creation_input_tokens or 0) + (u.cache_read_input_tokens or 0)
+
+
+def _finish(stop_reason: str | None, text: str) -> str | None:
+    """The neutral finish reason: ``length`` for truncation; a refusal is an error."""
+    if stop_reason == "refusal":
+        said = f" It said: {snippet(text)}" if text else ""
+        raise ProviderError(f"The model refused to answer (stop_reason 'refusal').{said}", provider=PROVIDER)
+    if stop_reason == "model_context_window_exceeded":
+        return "length"
+    return _FINISH.get(stop_reason or "", stop_reason)
+
+
+class StreamState:
+    """Accumulates raw stream events into the final ``Response``; ``feed`` returns text deltas."""
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.tools: dict[int, tuple[str, str, list[str]]] = {}  # block index → (id, name, JSON pieces)
+        self.usage = Usage()
+        self.stop_reason: str | None = None
+        self.model: str | None = None
+
+    def feed(self, event: RawMessageStreamEvent) -> str | None:
+        """Take one event; return the text it adds, if any."""
+        delta = ""
+        if event.type == "message_start":
+            self.model = event.message.model
+            self.usage = Usage(_input_tokens(event.message.usage), event.message.usage.output_tokens)
+        elif event.type == "content_block_start":
+            block = event.content_block
+            if block.type == "tool_use":
+                self.tools[event.index] = (block.id, block.name, [])
+            elif block.type == "text":
+                delta = block.text
+        elif event.type == "content_block_delta":
+            if event.delta.type == "text_delta":
+                delta = event.delta.text
+            elif event.delta.type == "input_json_delta" and event.index in self.tools:
+                self.tools[event.index][2].append(event.delta.partial_json)
+        elif event.type == "message_delta":  # its usage is cumulative; input tokens may be absent
+            self.stop_reason = event.delta.stop_reason or self.stop_reason
+            inputs = _input_tokens(event.usage) if event.usage.input_tokens is not None else None
+            self.usage = Usage(
+                inputs if inputs is not None else self.usage.input_tokens, event.usage.output_tokens
+            )
+        if delta:
+            self.texts.append(delta)
+        return delta or None
+
+    def response(self) -> Response:
+        """The whole answer: joined text, tool calls, usage, finish reason."""
+        text = "".join(self.texts)
+        calls = tuple(ToolCall(name, _arguments("".join(parts)), i) for i, name, parts in self.tools.values())
+        return Response(text, calls, self.usage, _finish(self.stop_reason, text), self.model)
+
+
+def _arguments(raw: str) -> dict[str, Any]:
+    """Streamed tool input; malformed JSON is kept whole so tool validation shows it to the model."""
+    try:
+        value: object = json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError:
+        value = None
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else {"__raw__": raw}
+
+
+def retry_after(headers: Mapping[str, str]) -> float | None:
+    """Seconds to wait, from ``retry-after-ms`` or ``retry-after`` (Anthropic sends seconds)."""
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        try:
+            return float(headers[name]) / scale
+        except (KeyError, ValueError):  # absent, or an HTTP date: let the backoff decide
+            continue
+    return None
+
+
+# --- the adapter ------------------------------------------------------------------------------------
+
+
+class AnthropicAdapter(Adapter):
+    """``anthropic:<model>``: Claude through the Messages API."""
+
+    provider: ClassVar[str] = PROVIDER
+
+    def __init__(self) -> None:
+        # (base URL, model) pairs that refused output_config. Only grows; the drivers run in threads.
+        self._no_native_output: set[tuple[str, str]] = set()
+        self._lock = threading.Lock()
+
+    def capabilities(self, model: str, settings: Settings) -> Capabilities:
+        _, base_url = _endpoint(settings)
+        with self._lock:
+            native = (base_url, model) not in self._no_native_output
+        compatible = _compatible(base_url)
+        return Capabilities(
+            output_mode="native" if native else "tool",
+            schema_dialect="anthropic",
+            native_tools=True,
+            temperature=accepts_temperature(model, compatible=compatible),
+            compatible_endpoint=compatible,
+            strict_tools=native,
+        )
+
+    def send(self, request: Request, settings: Settings) -> Response:
+        with self._watch(request, settings):
+            # cast: without stream=False in the call (it would be sent) pyright cannot pick the overload.
+            message = cast(
+                Message_, self._client(settings).messages.create(**build_request(request, settings))
+            )
+        return parse_response(message)
+
+    async def asend(self, request: Request, settings: Settings) -> Response:
+        with self._watch(request, settings):
+            client = self._aclient(settings)
+            message = cast(
+                Message_, await client.messages.create(**build_request(request, settings))
+            )  # as in send
+        return parse_response(message)
+
+    def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
+        with self._watch(request, settings):
+            events = self._client(settings).messages.create(**build_request(request, settings), stream=True)
+        state = StreamState()
+        with events:
+            for event in events:
+                if delta := state.feed(event):
+                    yield delta
+        yield state.response()
+
+    async def astream(self, request: Request, settings: Settings) -> AsyncIterator[StreamItem]:
+        with self._watch(request, settings):
+            client = self._aclient(settings)
+            events = await client.messages.create(**build_request(request, settings), stream=True)
+        state = StreamState()
+        async with events:
+            async for event in events:
+                if delta := state.feed(event):
+                    yield delta
+        yield state.response()
+
+    def classify(self, exc: Exception) -> ProviderError | None:
+        if isinstance(exc, anthropic.APIStatusError):
+            kind = str(exc.type) if exc.type else None
+            status = exc.status_code if exc.status_code >= 400 else _EVENT_STATUS.get(kind or "", 500)
+            message = snippet(exc.api_message or exc.message, 300)
+            message = f"{kind}: {message}" if kind else message
+            if status == 401:
+                message += " Check ALLOY_ANTHROPIC_API_KEY (or ANTHROPIC_API_KEY)."
+            elif status == 404:
+                message += " Check the model name (e.g. 'anthropic:claude-sonnet-4-5') and the base URL."
+            return ProviderError(
+                message,
+                provider=PROVIDER,
+                status_code=status,
+                retryable=is_retryable_status(status),
+                retry_after=retry_after(exc.response.headers),
+                body=exc.body,
+            )
+        if isinstance(exc, anthropic.APIConnectionError):  # APITimeoutError included
+            cause = f" ({snippet(exc.__cause__, 200)})" if exc.__cause__ else ""
+            return ProviderError(f"{snippet(exc.message, 200)}{cause}", provider=PROVIDER, retryable=True)
+        return None
+
+    @contextmanager
+    def _watch(self, request: Request, settings: Settings) -> Generator[None]:
+        """Turn a 400 that refuses the ``output_config`` we sent into ``UnsupportedFeature``.
+
+        The model is remembered first, so the plan made next uses a forced tool.
+        """
+        try:
+            yield
+        except anthropic.BadRequestError as exc:
+            text = exc.api_message or exc.message
+            native = request.output is not None and request.output.mode in ("native", "native_strict")
+            if not (native and _OUTPUT_REFUSED.search(text)):
+                raise
+            with self._lock:
+                self._no_native_output.add((_endpoint(settings)[1], request.model))
+            log.info(
+                "%s refused output_config (%s): forced tool from now on", request.model, snippet(text, 200)
+            )
+            message = f"{request.model} refused native structured output: {snippet(text, 200)}"
+            raise UnsupportedFeature(message, provider=PROVIDER, feature="output") from exc
+
+    def _client(self, settings: Settings) -> anthropic.Anthropic:
+        key, base_url = _credentials(settings)
+        return _registry.client(
+            (PROVIDER, key, base_url, settings.timeout),
+            lambda: anthropic.Anthropic(**_client_options(key, base_url, settings.timeout)),
+        )
+
+    def _aclient(self, settings: Settings) -> anthropic.AsyncAnthropic:
+        key, base_url = _credentials(settings)
+        return _registry.client(
+            (PROVIDER, key, base_url, settings.timeout),
+            lambda: anthropic.AsyncAnthropic(**_client_options(key, base_url, settings.timeout)),
+            is_async=True,
+        )
+
+
+def _endpoint(settings: Settings) -> tuple[SecretStr | None, str]:
+    return settings.anthropic_api_key, settings.anthropic_base_url or DEFAULT_BASE_URL
+
+
+def _compatible(base_url: str) -> bool:
+    return "api.anthropic.com" not in base_url
+
+
+def _credentials(settings: Settings) -> tuple[SecretStr, str]:
+    """The key (a ``SecretStr``, so a cache key never shows it) and the base URL.
+
+    Raises:
+        ConfigurationError: no key, before any request.
+    """
+    key, base_url = _endpoint(settings)
+    if key is None or not key.get_secret_value():
+        raise ConfigurationError(
+            "No Anthropic API key: set ALLOY_ANTHROPIC_API_KEY or ANTHROPIC_API_KEY (environment or .env), "
+            "or pass anthropic_api_key=... to configure() or override()."
+        )
+    return key, base_url
+
+
+def _client_options(key: SecretStr, base_url: str, timeout: float) -> dict[str, Any]:
+    """One retry layer (ours), the key and URL from settings (so .env values count), our timeout."""
+    options: dict[str, Any] = {
+        "api_key": key.get_secret_value(),
+        "base_url": base_url,
+        "timeout": timeout,
+        "max_retries": 0,
+    }
+    if _compatible(base_url):
+        # The SDK sends the key as a Bearer token; servers built on the Messages API's documented
+        # auth read x-api-key, so a compatible endpoint gets both.
+        options["default_headers"] = {"x-api-key": key.get_secret_value()}
+    return options
+
+
+ADAPTER = AnthropicAdapter()
