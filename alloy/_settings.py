@@ -1,0 +1,399 @@
+"""Settings and the layers they come from.
+
+Precedence, highest first (SPEC §4): per-call (``with_options``) → ``override(...)`` →
+``@command(...)`` → ``configure(...)`` → environment → ``.env`` → defaults.
+
+The lower three are pydantic-settings' own sources, read by ``Settings()``. That read parses
+``.env`` and is slow, so its result, the *base*, is cached under a cheap fingerprint: the
+``ALLOY_``/SDK-named environment variables, the cwd and the ``.env`` file's stat. The upper four
+layers are plain dicts of only the keys someone set, validated when they are made
+(``check_names``, by each field's ``TypeAdapter``); ``_merge`` combines them and
+``model_copy(update=...)`` lays them over the base. (``Settings.model_validate`` would not do:
+``BaseSettings`` has a custom ``__init__``, so it would read the environment again.) Results are
+cached by the identity of the layers. Defaults live only on ``Settings``, never in a layer.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+import json
+import os
+import threading
+import warnings
+from collections.abc import Generator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from types import MappingProxyType
+from typing import Annotated, Any, Literal, TypedDict, Unpack, get_origin
+
+from dotenv import dotenv_values
+from pydantic import AliasChoices, BeforeValidator, Field, InstanceOf, SecretStr, TypeAdapter, ValidationError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ._errors import ConfigurationError, snippet
+from .providers import Adapter
+
+__all__ = ["Settings", "SettingsKwargs", "configure", "get_settings", "override"]
+
+ToolModeSetting = Literal["native", "react", "auto"]
+OpenAIApi = Literal["responses", "chat", "auto"]
+
+
+def _json_object(value: Any) -> Any:
+    """``ALLOY_EXTRA`` is text: parse it here so a bad value is a field error, not a source crash."""
+    if not isinstance(value, str | bytes):
+        return value
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"is not valid JSON ({exc.msg} at position {exc.pos})") from None
+
+
+def _f(description: str, *env: str, **constraints: Any) -> Any:
+    """A field's metadata; ``env`` lists its variables when they are not just ``ALLOY_<NAME>``."""
+    if env:
+        constraints["validation_alias"] = AliasChoices(*env)
+        description += f" Env: {', then '.join(env)}."
+    return Field(description=description, **constraints)
+
+
+class Settings(BaseSettings):
+    """Every Alloy setting, read from ``ALLOY_*`` variables and a ``.env`` file in the working directory.
+
+    ``get_settings()`` gives the effective settings (every layer applied); ``Settings()`` reads
+    only the environment, ``.env`` and the defaults. Instances are frozen.
+
+    .. versionadded:: 0.1
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="ALLOY_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        populate_by_name=True,
+        frozen=True,
+        hide_input_in_errors=True,
+    )
+
+    model: Annotated[
+        str | InstanceOf[Adapter],
+        NoDecode,
+        _f("`provider:model` such as `openai:gpt-5-mini`, or (from Python) a model object."),
+    ] = "openai:gpt-5-mini"
+    temperature: Annotated[
+        float | None, _f("Sampling temperature; dropped where the model does not accept one.", ge=0)
+    ] = None
+    max_tokens: Annotated[
+        int | None, _f("Cap on output tokens (provider default if unset; Anthropic gets 4096).", ge=1)
+    ] = None
+    system: Annotated[str | None, _f("System prompt.")] = None
+    timeout: Annotated[float, _f("Seconds per request.", gt=0)] = 60
+    max_tool_turns: Annotated[int, _f("Tool-calling turns before `ToolLoopLimitExceeded`.", ge=0)] = 10
+    parallel_tools_max: Annotated[int, _f("Tool calls of one turn run concurrently up to this.", ge=1)] = 8
+    tool_mode: Annotated[
+        ToolModeSetting,
+        _f("`native`, `react`, or `auto` (native where the model supports tools, else ReAct)."),
+    ] = "auto"
+    retry: Annotated[int, _f("Re-asks after an answer fails validation or an `@ensure` contract.", ge=0)] = 2
+    retry_attempts: Annotated[int, _f("Total tries of one request on transient provider errors.", ge=1)] = 4
+    retry_wait_initial: Annotated[float, _f("First backoff wait, in seconds.", ge=0)] = 0.5
+    retry_wait_max: Annotated[
+        float, _f("Longest backoff wait in seconds; also caps `Retry-After`.", ge=0)
+    ] = 30
+    retry_wait_jitter: Annotated[float, _f("Random jitter per wait, in seconds.", ge=0)] = 1
+    retry_timeout: Annotated[float, _f("Stop retrying a request after this many seconds.", gt=0)] = 120
+    openai_api: Annotated[
+        OpenAIApi,
+        _f("`responses`, `chat`, or `auto` (Responses on OpenAI itself, Chat Completions elsewhere)."),
+    ] = "auto"
+    telemetry: Annotated[bool, _f("Emit OpenTelemetry spans (needs the `otel` extra).")] = False
+    telemetry_content: Annotated[bool, _f("Also record prompts and answers on spans.")] = False
+    extra: Annotated[
+        dict[str, Any],
+        NoDecode,
+        BeforeValidator(_json_object),
+        _f("Provider request parameters, passed as they are (env: JSON); merged key by key across layers."),
+    ] = {}  # pydantic copies mutable defaults
+    openai_api_key: Annotated[
+        SecretStr | None, _f("OpenAI API key.", "ALLOY_OPENAI_API_KEY", "OPENAI_API_KEY")
+    ] = None
+    openai_base_url: Annotated[
+        str | None, _f("OpenAI base URL.", "ALLOY_OPENAI_BASE_URL", "OPENAI_BASE_URL")
+    ] = None
+    anthropic_api_key: Annotated[
+        SecretStr | None, _f("Anthropic API key.", "ALLOY_ANTHROPIC_API_KEY", "ANTHROPIC_API_KEY")
+    ] = None
+    anthropic_base_url: Annotated[
+        str | None, _f("Anthropic base URL.", "ALLOY_ANTHROPIC_BASE_URL", "ANTHROPIC_BASE_URL")
+    ] = None
+    gemini_api_key: Annotated[
+        SecretStr | None, _f("Gemini API key.", "ALLOY_GEMINI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY")
+    ] = None
+    gemini_base_url: Annotated[
+        str | None, _f("Gemini base URL.", "ALLOY_GEMINI_BASE_URL", "GOOGLE_GEMINI_BASE_URL")
+    ] = None
+    ollama_host: Annotated[str, _f("Ollama server URL.", "ALLOY_OLLAMA_HOST", "OLLAMA_HOST")] = (
+        "http://127.0.0.1:11434"
+    )
+
+
+class SettingsKwargs(TypedDict, total=False):
+    """The settings as keywords, for ``**settings: Unpack[SettingsKwargs]`` (see ``Settings``)."""
+
+    model: str | Adapter
+    temperature: float | None
+    max_tokens: int | None
+    system: str | None
+    timeout: float
+    max_tool_turns: int
+    parallel_tools_max: int
+    tool_mode: ToolModeSetting
+    retry: int
+    retry_attempts: int
+    retry_wait_initial: float
+    retry_wait_max: float
+    retry_wait_jitter: float
+    retry_timeout: float
+    openai_api: OpenAIApi
+    telemetry: bool
+    telemetry_content: bool
+    extra: dict[str, Any]
+    openai_api_key: str | SecretStr | None
+    openai_base_url: str | None
+    anthropic_api_key: str | SecretStr | None
+    anthropic_base_url: str | None
+    gemini_api_key: str | SecretStr | None
+    gemini_base_url: str | None
+    ollama_host: str
+
+
+_FIELDS = Settings.model_fields
+_SECRET = frozenset(name for name, f in _FIELDS.items() if f.annotation == SecretStr | None)
+_ENV_NAMES = {
+    name: tuple(map(str, a.choices))
+    if isinstance(a := f.validation_alias, AliasChoices)
+    else (f"ALLOY_{name.upper()}",)
+    for name, f in _FIELDS.items()
+}
+_DICT_FIELDS = [
+    name for name, f in _FIELDS.items() if f.annotation is dict or get_origin(f.annotation) is dict
+]
+_KNOWN_VARS = frozenset(var for names in _ENV_NAMES.values() for var in names)
+_ALLOY_VARS = sorted(var for var in _KNOWN_VARS if var.startswith("ALLOY_"))
+_PHRASES = {
+    **dict.fromkeys(["float_parsing", "float_type"], "is not a valid number"),
+    **dict.fromkeys(["int_parsing", "int_type", "int_from_float"], "is not a valid whole number"),
+    **dict.fromkeys(["bool_parsing", "bool_type"], "is not a valid boolean (use true or false)"),
+    "dict_type": "should be a JSON object",
+}
+_HIDDEN = "'**********'"
+
+
+class _Checked(dict[str, Any]):
+    """Values that passed ``check_names``, so ``resolve`` need not validate them again."""
+
+
+_lock = threading.Lock()
+_configured: dict[str, Any] = {}  # replaced, never mutated: readers need no lock
+_override: ContextVar[Mapping[str, Any]] = ContextVar("alloy_override", default=MappingProxyType({}))
+_bases: dict[tuple[Any, ...], Settings] = {}
+_env_seen: tuple[dict[Any, Any] | None, tuple[tuple[str, str], ...]] = (None, ())
+# Results by the identity of (base, *layers). An entry holds those objects, so none of their ids is
+# reused while it lives; layers are never mutated once made (configure/override replace theirs).
+_resolved: dict[tuple[int, ...], tuple[tuple[object, ...], Settings]] = {}
+
+
+def configure(**settings: Unpack[SettingsKwargs]) -> None:
+    """Set process-wide defaults, above the environment and below ``@command(...)`` options.
+
+    A later call merges into earlier ones, winning where both set a key.
+
+    Raises:
+        ConfigurationError: an unknown setting name or an invalid value.
+
+    .. versionadded:: 0.1
+    """
+    global _configured
+    checked = check_names(settings, "configure(...)")
+    with _lock:
+        _configured = _Checked(_merge(checked, _configured))
+
+
+@contextmanager
+def override(**settings: Unpack[SettingsKwargs]) -> Generator[Settings]:
+    """Override settings inside a ``with`` block, above everything but per-call settings.
+
+    It beats a model pinned by ``@command(model=...)``, so tests can swap in a model object. It is
+    held in a context variable: other threads and asyncio tasks do not see it. Nested overrides
+    merge, the inner one winning.
+
+    Yields:
+        The effective settings inside the block.
+
+    Raises:
+        ConfigurationError: an unknown setting name or an invalid value.
+
+    .. versionadded:: 0.1
+    """
+    token = _override.set(_Checked(_merge(check_names(settings, "override(...)"), _override.get())))
+    try:
+        yield resolve()
+    finally:
+        _override.reset(token)
+
+
+def get_settings() -> Settings:
+    """The effective settings here: ``override``, ``configure``, environment, ``.env``, defaults.
+
+    .. versionadded:: 0.1
+    """
+    return resolve()
+
+
+def resolve(decorator: Mapping[str, Any] | None = None, call: Mapping[str, Any] | None = None) -> Settings:
+    """Every layer applied. Both mappings are cached by identity: never mutate one once passed.
+
+    Args:
+        decorator: the ``@command(...)`` settings, only the keywords given.
+        call: the per-call (``with_options``) settings, only the keywords given.
+
+    Raises:
+        ConfigurationError: a bad variable in the environment or ``.env``, or a bad layer value.
+    """
+    base = _base()
+    layers = (base, call or None, _override.get(), decorator or None, _configured)
+    key = tuple(map(id, layers))
+    if (hit := _resolved.get(key)) is not None:
+        return hit[1]
+    checked = (x if not x or isinstance(x, _Checked) else check_names(x, "settings") for x in layers[1:])
+    # The base's dict fields go in as the lowest layer, so ``extra`` merges key by key with them.
+    settings = base.model_copy(update=_merge(*checked, {name: getattr(base, name) for name in _DICT_FIELDS}))
+    if len(_resolved) >= 64:
+        _resolved.clear()
+    _resolved[key] = (layers, settings)
+    return settings
+
+
+def check_names(kwargs: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Validate setting keywords eagerly, so a mistake fails where it was written.
+
+    Args:
+        kwargs: setting keywords as the user wrote them.
+        where: where they were written, for the message, e.g. ``"@command(...)"``.
+
+    Returns:
+        The validated values (keys become ``SecretStr``, numbers are coerced).
+
+    Raises:
+        ConfigurationError: an unknown name (with the closest valid one) or a bad value, naming it.
+    """
+    out: dict[str, Any] = {}
+    for name, value in kwargs.items():
+        if name not in _FIELDS:
+            close = difflib.get_close_matches(name, _FIELDS, n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            valid = ", ".join(sorted(_FIELDS))
+            raise ConfigurationError(f"Unknown setting {name!r} in {where}.{hint} Valid settings: {valid}.")
+        try:
+            out[name] = _adapter(name).validate_python(value)
+        except ValidationError as exc:
+            shown = _HIDDEN if name in _SECRET else snippet(repr(value), 80)
+            raise ConfigurationError(f"{name}={shown} in {where} {_problem(name, exc)}.") from None
+    return _Checked(out)
+
+
+def _merge(*layers: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The one merge: layers highest first; the first to set a key wins, dicts merge key by key."""
+    merged: dict[str, Any] = {}
+    for layer in reversed(layers):
+        for key, value in (layer or {}).items():
+            below = merged.get(key) if isinstance(value, dict) else None
+            merged[key] = {**below, **value} if isinstance(below, dict) else value
+    return merged
+
+
+@functools.cache
+def _adapter(name: str) -> TypeAdapter[Any]:
+    return TypeAdapter[Any](_FIELDS[name].rebuild_annotation())
+
+
+def _problem(name: str, exc: ValidationError) -> str:
+    if name == "model":
+        return "should be a 'provider:model' string (e.g. 'openai:gpt-5-mini') or a model object"
+    error = exc.errors(include_input=False)[0]
+    phrase = _PHRASES.get(error["type"])
+    return phrase or error["msg"].removeprefix("Value error, ").replace("Input should", "should", 1)
+
+
+def _base() -> Settings:
+    """Environment + ``.env`` + defaults, read again only when the fingerprint changes."""
+    try:
+        st = os.stat(".env")
+        dotenv: tuple[int, ...] | None = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+    except OSError:
+        dotenv = None
+    key = (_env_key(), os.getcwd(), dotenv)
+    if (base := _bases.get(key)) is None:
+        with _lock:
+            base = _bases.get(key) or _read_sources(key)
+    return base
+
+
+def _env_key() -> tuple[tuple[str, str], ...]:
+    """The ``ALLOY_``/SDK-named variables of ``os.environ``, sorted."""
+    global _env_seen
+    # os.environ has no change counter. Comparing its raw dict with a copy is a C-level walk that
+    # short-circuits on identical value objects (<1 µs); decoding every item costs ~20 µs.
+    raw: dict[Any, Any] | None = getattr(os.environ, "_data", None)
+    seen, key = _env_seen
+    if raw is None or raw != seen:
+        key = tuple(sorted((k, v) for k, v in os.environ.items() if _relevant(k)))
+        _env_seen = (dict(raw) if raw is not None else None, key)
+    return key
+
+
+def _relevant(var: str) -> bool:
+    var = var.upper()
+    return var.startswith("ALLOY_") or var in _KNOWN_VARS
+
+
+def _read_sources(key: tuple[Any, ...]) -> Settings:
+    """Warn about unknown ``ALLOY_`` variables, then read the environment and ``.env``."""
+    env = {k.upper(): v for k, v in key[0]}
+    dotenv = {k.upper(): v for k, v in dotenv_values(".env").items() if v} if key[2] else {}
+    sources = {"the environment": env, ".env": dotenv}
+    for source, found in sources.items():
+        # ALLOY_TEST_* is reserved for Alloy's own test suite (e.g. ALLOY_TEST_LOCAL_LLM_URL).
+        for var in sorted(found.keys() - _KNOWN_VARS):
+            if var.startswith("ALLOY_") and not var.startswith("ALLOY_TEST_"):
+                close = difflib.get_close_matches(var, _ALLOY_VARS, n=1)
+                hint = f" Did you mean {close[0]}?" if close else ""
+                warnings.warn(f"{var} (in {source}) is not an Alloy setting; ignored.{hint}", stacklevel=5)
+    try:
+        base = Settings()
+    except ValidationError as exc:
+        loc = str(exc.errors()[0]["loc"][0]).upper()
+        name = next((n for n, names in _ENV_NAMES.items() if loc in (n.upper(), *names)), "")
+        # The variable that supplied the value: the first name found, environment before .env.
+        where = ((v, s) for s, found in sources.items() for v in _ENV_NAMES.get(name, ()) if v in found)
+        var, source = next(where, (loc, "the environment"))
+        shown = _HIDDEN if name in _SECRET else snippet(repr(sources[source].get(var, "")), 80)
+        raise ConfigurationError(
+            f"{var}={shown} (from {source}) {_problem(name, exc)}. Fix or unset it."
+        ) from None
+    if len(_bases) >= 32:
+        _bases.clear()
+    _bases[key] = base
+    return base
+
+
+def _reset_configure() -> None:  # pyright: ignore[reportUnusedFunction] (tests call it)
+    """Forget every ``configure(...)`` call and the cached results (for tests)."""
+    global _configured
+    with _lock:
+        _configured = {}
+        _bases.clear()
+        _resolved.clear()
