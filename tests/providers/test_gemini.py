@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple, NotRequired, cast
 
+import certifi
 import pydantic
 import pytest
 from google.genai import errors, types
@@ -89,6 +90,24 @@ def streamed(*deltas: str, finish: str = "STOP", prompt_tokens: int = 9, output_
     ]
     last = answer(text(""), finish=finish, prompt_tokens=prompt_tokens, output_tokens=output_tokens)
     return sse(*chunks, last)
+
+
+@pytest.fixture(scope="module")
+def one_certificate(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA file holding one certificate (the first of certifi's bundle)."""
+    bundle = Path(certifi.where()).read_text()
+    end = "-----END CERTIFICATE-----"
+    first = bundle[bundle.index("-----BEGIN CERTIFICATE-----") : bundle.index(end) + len(end)]
+    path = tmp_path_factory.mktemp("tls") / "one.pem"
+    path.write_text(first + "\n")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _cheap_tls(one_certificate: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test builds a fresh SDK client, which loads the CA bundle twice (~0.1 s); the loopback
+    server speaks plain HTTP, so a one-certificate bundle (SSL_CERT_FILE, read by the SDK) will do."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(one_certificate))
 
 
 @pytest.fixture
