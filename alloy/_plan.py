@@ -199,6 +199,9 @@ def build(
 def _output_mode(caps: Capabilities, codec: Compiled, notes: list[str]) -> tuple[OutputMode, dict[str, Any]]:
     mode: OutputMode = caps.output_mode
     if mode == "native_strict" and not codec.strict:
-        mode = "native"
-        notes.append("schema sent non-strict: the type cannot be expressed in strict mode")
+        mode = caps.nonstrict_output_mode
+        if mode == "native":
+            notes.append("schema sent non-strict: the type cannot be expressed in strict mode")
+        else:
+            notes.append(f"the type cannot be expressed in strict mode: output mode {mode} instead")
     return mode, codec.schema

@@ -41,6 +41,9 @@ class Capabilities:
         compatible_endpoint: the base URL is not the provider's own, so the server may silently
             ignore the native mechanism; the expected shape is also stated in the system prompt.
         strict_tools: tool parameter schemas may be sent strict (compiled with ``schema_dialect``).
+        nonstrict_output_mode: with ``output_mode="native_strict"``, the mechanism for a type the
+            dialect cannot express strictly: ``"native"`` (the schema sent non-strict, OpenAI) or
+            ``"tool"`` (a forced tool, for a native mechanism that is strict only, Anthropic).
     """
 
     output_mode: Literal["native_strict", "native", "tool", "prompt"] = "native"
@@ -49,6 +52,7 @@ class Capabilities:
     temperature: bool = True
     compatible_endpoint: bool = False
     strict_tools: bool = False
+    nonstrict_output_mode: Literal["native", "tool", "prompt"] = "native"
 
 
 class UnsupportedFeature(ProviderError):
