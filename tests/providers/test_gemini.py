@@ -924,3 +924,30 @@ def test_tool_spec_with_no_parameters_is_accepted() -> None:
         "type": "object",
         "properties": {},
     }
+
+
+def _transport_errors() -> list[Any]:
+    import httpx
+    import httpx2
+
+    return [
+        pytest.param(httpx2.ReadTimeout("timed out"), True, id="httpx2-timeout"),
+        pytest.param(httpx2.ConnectError("refused"), True, id="httpx2-connect"),
+        pytest.param(httpx2.RemoteProtocolError("server disconnected"), True, id="httpx2-dropped"),
+        pytest.param(httpx.ConnectError("refused"), True, id="httpx-connect"),
+        pytest.param(TimeoutError(), True, id="asyncio-timeout"),
+        pytest.param(httpx2.UnsupportedProtocol("no scheme"), False, id="bad-url"),
+    ]
+
+
+@pytest.mark.parametrize(("exc", "retryable"), _transport_errors())
+def test_transport_errors(exc: Exception, retryable: bool) -> None:
+    """The SDK's HTTP client errors: timeouts and lost connections are retryable (no status), a bad URL not."""
+    classified = adapter.classify(exc)
+    assert classified is not None
+    assert (classified.status_code, classified.retryable) == (None, retryable)
+
+
+def test_foreign_exceptions_are_not_classified() -> None:
+    """An exception that is not the SDK's (a bug) passes through unclassified."""
+    assert adapter.classify(ValueError("bug")) is None
