@@ -1,10 +1,12 @@
 """The Anthropic adapter: Claude through the Messages API of the ``anthropic`` SDK.
 
-Structured output goes through ``output_config.format`` (a JSON schema compiled by the
-``anthropic`` dialect of ``alloy._schema``). A model or endpoint that refuses it answers 400; the
-adapter then remembers the model and raises ``UnsupportedFeature``, the drivers plan the call again,
-and ``capabilities()`` now says ``output_mode="tool"``: one forced tool carries the answer. So the
-fallback costs one failed request, once per model and endpoint, per process.
+Structured output goes through ``output_config.format``: constrained decoding to a JSON schema
+compiled by the ``anthropic`` dialect of ``alloy._schema`` (output mode ``native_strict``). One
+forced tool carries the answer instead for models older than the 4.5 generation, for a type the
+dialect cannot express strictly, and for a model or endpoint that refused ``output_config``: that
+400 makes the adapter remember the model and raise ``UnsupportedFeature``, the drivers plan the
+call again, and ``capabilities()`` then says ``output_mode="tool"``. So the fallback costs one
+failed request, once per model and endpoint, per process.
 
 The SDK (2.x) has dropped ``temperature`` from ``messages.create``'s signature and newer models reject
 it, so a temperature travels in ``extra_body``, and only to models known to accept it.
@@ -56,16 +58,26 @@ _OUTPUT_REFUSED = re.compile(r"output_config|output_format|output format|json_sc
 _VERSION = re.compile(r"claude-(?:[a-z]+-(\d+)(?:-(\d)\b)?|(\d+)(?:-(\d)\b)?-[a-z]+)")
 
 
+def version(model: str) -> tuple[int, int] | None:
+    """``(major, minor)`` of a Claude model name, ``None`` for a name without one."""
+    m = _VERSION.search(model)
+    return None if m is None else (int(m[1] or m[3]), int(m[2] or m[4] or 0))
+
+
 def accepts_temperature(model: str, *, compatible: bool = False) -> bool:
     """Claude models after Opus 4.6 answer 400 "`temperature` is deprecated for this model".
 
     A model name without a version is a new Claude on Anthropic's API (no temperature), or another
     vendor's model on a compatible endpoint (send what was asked).
     """
-    m = _VERSION.search(model)
-    if m is None:
-        return compatible
-    return (int(m[1] or m[3]), int(m[2] or m[4] or 0)) <= (4, 6)
+    v = version(model)
+    return compatible if v is None else v <= (4, 6)
+
+
+def native_output(model: str) -> bool:
+    """Structured outputs (``output_config.format``) came with the 4.5 models; older ones refuse it."""
+    v = version(model)
+    return v is None or v >= (4, 5)
 
 
 # --- request ----------------------------------------------------------------------------------------
@@ -246,13 +258,21 @@ class AnthropicAdapter(Adapter):
         self._no_native_output: set[tuple[str, str]] = set()
         self._lock = threading.Lock()
 
+    def forget_refusals(self) -> None:
+        """Forget which models refused ``output_config`` (tests; after an endpoint upgrade)."""
+        with self._lock:
+            self._no_native_output.clear()
+
     def capabilities(self, model: str, settings: Settings) -> Capabilities:
         _, base_url = _endpoint(settings)
         with self._lock:
-            native = (base_url, model) not in self._no_native_output
+            native = native_output(model) and (base_url, model) not in self._no_native_output
         compatible = _compatible(base_url)
         return Capabilities(
-            output_mode="native" if native else "tool",
+            # output_config is constrained decoding, strict only: a type the dialect cannot
+            # express strictly goes through a forced tool instead.
+            output_mode="native_strict" if native else "tool",
+            nonstrict_output_mode="tool",
             schema_dialect="anthropic",
             native_tools=True,
             temperature=accepts_temperature(model, compatible=compatible),

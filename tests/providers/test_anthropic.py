@@ -102,9 +102,11 @@ def streamed(
 
 @pytest.fixture
 def claude(server: FakeServer) -> Iterator[FakeServer]:
-    """The fake server as the Anthropic base URL for the test, with a key."""
+    """The fake server as the Anthropic base URL for the test, with a key; no remembered refusals."""
+    adapter.ADAPTER.forget_refusals()  # a later test's server may get the same port
     with override(model=f"anthropic:{MODEL}", anthropic_base_url=server.url, anthropic_api_key=KEY):
         yield server
+    adapter.ADAPTER.forget_refusals()
 
 
 def sent(server: FakeServer, i: int = -1) -> dict[str, Any]:
@@ -121,6 +123,11 @@ class Profile(pydantic.BaseModel):
     name: str
     nickname: str | None = None
     scores: dict[str, int]
+
+
+@dataclass
+class Loose:
+    blob: Any
 
 
 class Color(enum.Enum):
@@ -309,14 +316,10 @@ def test_typed_output_async(claude: FakeServer) -> None:
     assert sent(claude)["output_config"]["format"]["type"] == "json_schema"
 
 
-REFUSES_FORMAT = "'claude-3-haiku-20240307' does not support output_config.format"
-
-
 def test_output_config_refused_falls_back_to_forced_tool_once(claude: FakeServer) -> None:
     """A 400 refusing output_config re-plans with a forced tool; the next call goes straight to the tool."""
-    model = "anthropic:claude-3-haiku-20240307"
     claude.replies += [
-        error(400, "invalid_request_error", REFUSES_FORMAT),
+        error(400, "invalid_request_error", "output_config.format: Extra inputs are not permitted"),
         Reply(
             200, message(tool_use("toolu_01", OUTPUT_TOOL, number="42", total=99.5), stop_reason="tool_use")
         ),
@@ -325,7 +328,7 @@ def test_output_config_refused_falls_back_to_forced_tool_once(claude: FakeServer
         ),
     ]
 
-    assert ask("Extract.", output=Invoice, model=model) == Invoice("42", 99.5)
+    assert ask("Extract.", output=Invoice) == Invoice("42", 99.5)
 
     assert "output_config" in sent(claude, 0)
     retried = sent(claude, 1)
@@ -337,17 +340,61 @@ def test_output_config_refused_falls_back_to_forced_tool_once(claude: FakeServer
     }
     assert retried["tool_choice"] == {"type": "tool", "name": OUTPUT_TOOL}
 
-    assert ask("Extract.", output=Invoice, model=model) == Invoice("43", 1.0)
+    assert ask("Extract.", output=Invoice) == Invoice("43", 1.0)
     assert len(claude.requests) == 3
     assert sent(claude)["tool_choice"] == {"type": "tool", "name": OUTPUT_TOOL}
-    assert ask.explain("Extract.", output=Invoice, model=model).output_mode == "tool"
+    assert ask.explain("Extract.", output=Invoice).output_mode == "tool"
+
+
+def test_fallback_is_per_endpoint(claude: FakeServer) -> None:
+    """A model that refused output_config at one base URL still gets it at another."""
+    claude.replies += [
+        error(400, "invalid_request_error", "'x' does not support output format"),
+        Reply(200, message(tool_use("toolu_01", OUTPUT_TOOL, number="1", total=1.0), stop_reason="tool_use")),
+    ]
+    ask("Extract.", output=Invoice)
+
+    assert ask.explain("Extract.", output=Invoice).output_mode == "tool"
+    assert (
+        ask.explain("Extract.", output=Invoice, anthropic_base_url="http://127.0.0.1:9").output_mode
+        == "native_strict"
+    )
+
+
+def test_older_model_uses_forced_tool_from_the_start(claude: FakeServer) -> None:
+    """A model before the 4.5 generation has no output_config: one request, with the forced tool."""
+    claude.replies.append(
+        Reply(
+            200, message(tool_use("toolu_01", OUTPUT_TOOL, number="42", total=99.5), stop_reason="tool_use")
+        )
+    )
+
+    assert ask("Extract.", output=Invoice, model="anthropic:claude-3-5-haiku-20241022") == Invoice("42", 99.5)
+
+    assert len(claude.requests) == 1
+    assert "output_config" not in sent(claude)
+    assert sent(claude)["tool_choice"] == {"type": "tool", "name": OUTPUT_TOOL}
+
+
+def test_type_without_strict_schema_uses_forced_tool(claude: FakeServer) -> None:
+    """A type the anthropic dialect cannot express strictly (an Any field) goes through the forced tool."""
+    claude.replies.append(
+        Reply(
+            200, message(tool_use("toolu_01", OUTPUT_TOOL, blob={"free": ["form"]}), stop_reason="tool_use")
+        )
+    )
+
+    assert ask("Extract.", output=Loose) == Loose({"free": ["form"]})
+
+    body = sent(claude)
+    assert "output_config" not in body
+    assert body["tools"][0]["input_schema"]["properties"] == {"blob": {"title": "Blob"}}
 
 
 def test_forced_tool_with_user_tools_requires_any_tool(claude: FakeServer) -> None:
     """In tool mode with the user's tools, tool_choice is {"type": "any"} until the answer tool is called."""
     model = "anthropic:claude-3-5-haiku-20241022"
     claude.replies += [
-        error(400, "invalid_request_error", "output_config.format: Extra inputs are not permitted"),
         Reply(200, message(tool_use("toolu_01", "lookup_price", item="widget"), stop_reason="tool_use")),
         Reply(
             200, message(tool_use("toolu_02", OUTPUT_TOOL, number="1", total=10.0), stop_reason="tool_use")
@@ -356,8 +403,9 @@ def test_forced_tool_with_user_tools_requires_any_tool(claude: FakeServer) -> No
 
     assert ask("Quote a widget.", output=Invoice, tools=[lookup_price], model=model) == Invoice("1", 10.0)
 
-    assert sent(claude, 1)["tool_choice"] == {"type": "any"}
-    assert [t["name"] for t in sent(claude, 1)["tools"]] == ["lookup_price", OUTPUT_TOOL]
+    assert sent(claude, 0)["tool_choice"] == {"type": "any"}
+    assert [t["name"] for t in sent(claude, 0)["tools"]] == ["lookup_price", OUTPUT_TOOL]
+    assert len(claude.requests) == 2
 
 
 def test_other_bad_request_is_not_a_fallback(claude: FakeServer) -> None:
@@ -372,7 +420,7 @@ def test_other_bad_request_is_not_a_fallback(claude: FakeServer) -> None:
     assert (info.value.status_code, info.value.retryable) == (400, False)
     assert "text content blocks must be non-empty" in str(info.value)
     assert len(claude.requests) == 1
-    assert ask.explain("Extract.", output=Invoice).output_mode == "native"
+    assert ask.explain("Extract.", output=Invoice).output_mode == "native_strict"
 
 
 def test_reask_after_invalid_answer(claude: FakeServer) -> None:
@@ -735,3 +783,19 @@ def test_retry_after(headers: dict[str, str], seconds: float | None) -> None:
 def test_accepts_temperature(model: str, compatible: bool, accepts: bool) -> None:
     """temperature is deprecated for Claude models after Opus 4.6; other vendors' models get it."""
     assert adapter.accepts_temperature(model, compatible=compatible) is accepts
+
+
+@pytest.mark.parametrize(
+    ("model", "native"),
+    [
+        ("claude-3-7-sonnet-20250219", False),
+        ("claude-opus-4-1-20250805", False),
+        ("claude-haiku-4-5-20251001", True),
+        ("claude-sonnet-4-6", True),
+        ("claude-opus-5", True),
+        ("some-proxy-model", True),
+    ],
+)
+def test_native_output_by_generation(model: str, native: bool) -> None:
+    """output_config is tried from the 4.5 generation on, and for names without a version."""
+    assert adapter.native_output(model) is native
