@@ -282,7 +282,7 @@ def classify(exc: Exception) -> ProviderError | None:
     if isinstance(exc, errors.APIError):
         message = snippet(exc.message or str(exc), 300)
         message = f"{exc.status}: {message}" if exc.status else message
-        if exc.code in (401, 403):
+        if exc.code in (401, 403) or "api key" in message.lower():  # a bad key is a 400 on Gemini
             message += " Check ALLOY_GEMINI_API_KEY (or GEMINI_API_KEY / GOOGLE_API_KEY)."
         elif exc.code == 404:
             message += " Check the model name (e.g. 'gemini:gemini-2.5-flash') and the base URL."
@@ -296,8 +296,11 @@ def classify(exc: Exception) -> ProviderError | None:
             retry_after=retry_after(exc),
             body=details,
         )
-    if isinstance(exc, errors.UnknownApiResponseError):  # a body that is not JSON: a garbled reply
-        return ProviderError(snippet(str(exc), 300), provider=PROVIDER, retryable=True)
+    if isinstance(exc, errors.UnknownApiResponseError | json.JSONDecodeError):  # streamed | whole body
+        message = (
+            f"the reply is not JSON ({snippet(str(exc), 200)}); is gemini_base_url a Gemini API endpoint?"
+        )
+        return ProviderError(message, provider=PROVIDER)
     # Matched by name, so that no HTTP client has to be imported.
     ours = [
         c.__name__

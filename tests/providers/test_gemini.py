@@ -773,16 +773,25 @@ def test_bad_key_names_the_variables_and_never_shows_the_key(
     gemini.replies.append(error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers."))
     caplog.set_level(logging.DEBUG)
 
-    with pytest.raises(ProviderError):
-        ask("Hi")
-    with pytest.raises(ProviderError) as info:
-        ask("Hi")
-
-    assert "ALLOY_GEMINI_API_KEY" in str(info.value)
+    for status in (400, 403):
+        with pytest.raises(ProviderError) as info:
+            ask("Hi")
+        err = info.value
+        assert (err.status_code, err.retryable) == (status, False)
+        assert "ALLOY_GEMINI_API_KEY" in str(err)
+        assert KEY not in str(err) + repr(err) + repr(err.body) + repr(alloy.get_settings())
     assert len(gemini.requests) == 2
-    err = info.value
     assert KEY not in caplog.text
-    assert KEY not in str(err) + repr(err) + repr(err.body) + repr(alloy.get_settings())
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
+def test_reply_that_is_not_json(gemini: FakeServer, stream: bool) -> None:
+    """A 200 whose body is not JSON (a wrong base URL): a ProviderError that says so, not retried."""
+    gemini.replies.append(Reply(200, "<html>Sign in</html>", content_type="text/html"))
+
+    with pytest.raises(ProviderError, match=r"not JSON.*gemini_base_url"):
+        list(ask.stream("Hi")) if stream else ask("Hi")
+    assert len(gemini.requests) == 1
 
 
 def test_not_found_model(gemini: FakeServer) -> None:
