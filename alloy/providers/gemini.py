@@ -65,10 +65,14 @@ _BLOCKED = {
 }
 _RESAMPLE = {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL"}  # a new sample may well succeed
 _GENERATION = re.compile(r"gemini-(\d+)")
-_BOTH_REFUSED = re.compile(r"mime.?type|response.?schema|json.?schema", re.I)
+# "Function calling with a response mime type: 'application/json' is unsupported" (Gemini 2.x)
+_BOTH_REFUSED = re.compile(r"(function calling|tool use) with a response mime type", re.I)
+_SIGNATURES_KEPT = 4096  # a call is answered in the very next turn: the newest few thousand suffice
 # Exception classes of the SDK's HTTP clients (httpx2, httpx, aiohttp) that are worth a retry.
-_TRANSIENT = {"TimeoutException", "NetworkError", "RemoteProtocolError", "ClientConnectionError"}
-_TRANSIENT.add("ClientPayloadError")
+_TRANSIENT = frozenset(
+    {"TimeoutException", "NetworkError", "RemoteProtocolError"}  # httpx2 and httpx
+    | {"ClientConnectionError", "ClientPayloadError"}  # aiohttp
+)
 
 
 def is_current(model: str) -> bool:
@@ -337,7 +341,7 @@ class GeminiAdapter(Adapter):
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # Thought signatures by call id, oldest first; a call is answered in the very next turn.
+        # Thought signatures by call id, oldest first.
         self._signatures: dict[str, bytes] = {}
         # (base URL, model) pairs that refused tools with a response schema; only grows.
         self._split: set[tuple[str, str]] = set()
@@ -419,8 +423,8 @@ class GeminiAdapter(Adapter):
         """The answer, its signatures kept for the next turn."""
         with self._lock:
             self._signatures.update(state.signatures)
-            for old in list(self._signatures)[: max(0, len(self._signatures) - 4096)]:
-                del self._signatures[old]
+            while len(self._signatures) > _SIGNATURES_KEPT:  # oldest first
+                del self._signatures[next(iter(self._signatures))]
         return state.result()
 
     @contextmanager
