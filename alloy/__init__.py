@@ -28,6 +28,7 @@ from ._errors import (
 from ._messages import Result, Usage
 from ._outputs import register_type
 from ._plan import Plan
+from ._pricing import set_price
 from ._settings import Settings, configure, get_settings, override
 from ._tools import Tool, tool
 
@@ -53,6 +54,7 @@ __all__ = [
     "override",
     "register_type",
     "require",
+    "set_price",
     "tool",
 ]
 

@@ -9,6 +9,7 @@ here that the engine could decide.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from . import _engine, _retry, _telemetry
 from ._messages import Message, Request, Response, Result, ToolCall
 from ._plan import Plan
+from ._pricing import priced
 from ._tools import arun_call, run_call
 from .providers import UnsupportedFeature
 
@@ -23,6 +25,8 @@ Planner = Callable[[], Plan]
 """Builds the plan; called again if the endpoint refuses a feature the first plan relied on."""
 
 _REPLANS = 2
+
+log = logging.getLogger("alloy.drivers")
 
 
 # --- sync -----------------------------------------------------------------------------------------
@@ -32,16 +36,32 @@ def run(planner: Planner, prompt: str, *, name: str, stream: bool = False) -> It
     """Run one call: text deltas (when streaming), then the ``Result``."""
     for replan in range(_REPLANS + 1):
         plan = planner()
+        _log_plan(name, plan)
         with _telemetry.call_span(plan, name) as span:
             try:
                 for item in _steps(plan, prompt, stream):
                     if isinstance(item, Result):
+                        item = priced(plan, item)
                         _telemetry.record_result(span, item)
                     yield item
                 return
-            except UnsupportedFeature:
+            except UnsupportedFeature as exc:
                 if replan == _REPLANS:
                     raise
+                log.debug("%s: %s; planning again without it", name, exc)
+
+
+def _log_plan(name: str, plan: Plan) -> None:
+    if log.isEnabledFor(logging.DEBUG):
+        mode = f"output_mode={plan.output_mode}, tool_mode={plan.tool_mode}"
+        log.debug("%s: %s:%s, %s", name, plan.provider, plan.model, mode)
+        for note in plan.notes:
+            log.debug("%s: %s", name, note)
+
+
+def _log_attempt(plan: Plan, num: int) -> None:
+    if num > 1:  # why it failed and how long stamina waits are logged by _retry and stamina
+        log.debug("%s: request attempt %d of %d", plan.model, num, plan.settings.retry_attempts)
 
 
 def _steps(plan: Plan, prompt: str, stream: bool) -> Iterator[str | Result[Any]]:
@@ -49,7 +69,7 @@ def _steps(plan: Plan, prompt: str, stream: bool) -> Iterator[str | Result[Any]]
     value: Any = None
     while True:
         try:
-            effect = gen.send(value)
+            effect = _telemetry.advance(plan, gen, value)
         except StopIteration as stop:
             yield stop.value
             return
@@ -63,6 +83,7 @@ def _steps(plan: Plan, prompt: str, stream: bool) -> Iterator[str | Result[Any]]
 
 def _send(plan: Plan, request: Request) -> Response:
     for attempt in _retry.attempts(plan.settings):
+        _log_attempt(plan, attempt.num)
         with attempt, _telemetry.request_span(plan, request, attempt.num) as span:
             with _retry.classified(plan.adapter):
                 response = plan.adapter.send(request, plan.settings)
@@ -74,7 +95,8 @@ def _send(plan: Plan, request: Request) -> Response:
 def _stream(plan: Plan, request: Request) -> Generator[str, None, Response]:
     started = False
     for attempt in _retry.attempts(plan.settings):
-        with attempt, _telemetry.request_span(plan, request, attempt.num) as span:
+        _log_attempt(plan, attempt.num)
+        with attempt, _telemetry.request_span(plan, request, attempt.num, stream=True) as span:
             try:
                 with _retry.classified(plan.adapter):
                     for item in plan.adapter.stream(request, plan.settings):
@@ -113,16 +135,19 @@ async def arun(
     """The async twin of ``run``: the same engine, awaited."""
     for replan in range(_REPLANS + 1):
         plan = planner()
+        _log_plan(name, plan)
         with _telemetry.call_span(plan, name) as span:
             try:
                 async for item in _asteps(plan, prompt, stream):
                     if isinstance(item, Result):
+                        item = priced(plan, item)
                         _telemetry.record_result(span, item)
                     yield item
                 return
-            except UnsupportedFeature:
+            except UnsupportedFeature as exc:
                 if replan == _REPLANS:
                     raise
+                log.debug("%s: %s; planning again without it", name, exc)
 
 
 async def _asteps(plan: Plan, prompt: str, stream: bool) -> AsyncIterator[str | Result[Any]]:
@@ -130,7 +155,7 @@ async def _asteps(plan: Plan, prompt: str, stream: bool) -> AsyncIterator[str | 
     value: Any = None
     while True:
         try:
-            effect = gen.send(value)
+            effect = _telemetry.advance(plan, gen, value)
         except StopIteration as stop:
             yield stop.value
             return
@@ -149,6 +174,7 @@ async def _asteps(plan: Plan, prompt: str, stream: bool) -> AsyncIterator[str | 
 
 async def _asend(plan: Plan, request: Request) -> Response:
     async for attempt in _retry.aattempts(plan.settings):
+        _log_attempt(plan, attempt.num)
         with attempt, _telemetry.request_span(plan, request, attempt.num) as span:
             with _retry.classified(plan.adapter):
                 response = await plan.adapter.asend(request, plan.settings)
@@ -160,7 +186,8 @@ async def _asend(plan: Plan, request: Request) -> Response:
 async def _astream(plan: Plan, request: Request) -> AsyncIterator[str | Response]:
     started = False
     async for attempt in _retry.aattempts(plan.settings):
-        with attempt, _telemetry.request_span(plan, request, attempt.num) as span:
+        _log_attempt(plan, attempt.num)
+        with attempt, _telemetry.request_span(plan, request, attempt.num, stream=True) as span:
             try:
                 with _retry.classified(plan.adapter):
                     async for item in plan.adapter.astream(request, plan.settings):

@@ -137,3 +137,10 @@ class Result(Generic[T]):
     usage: Usage
     attempts: int
     messages: list[Message]
+    cost: float | None = None
+    """An *estimate* in USD: the summed tokens times the model's list price (``alloy.set_price``).
+
+    ``None`` when the model has no known price (never a guess), for the fake and scripted test
+    models, and when the provider reported no usage. Not a bill: caching discounts, batch tiers and
+    long-prompt surcharges are not reflected.
+    """

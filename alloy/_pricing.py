@@ -1,0 +1,111 @@
+"""Cost estimates: list prices for a few current models, and the one function that applies them.
+
+``Result.cost`` is an *estimate* in US dollars: the call's summed input and output tokens times
+the model's list price. It is ``None`` whenever Alloy cannot price the call honestly: a model not
+in the table (Alloy never guesses from a similar name), the offline ``fake`` model and test
+models, or a provider that reported no token counts.
+
+What the estimate leaves out: prompt-caching discounts, batch and priority tiers, and the higher
+rates some models charge for very long prompts (over 200K input tokens for Claude Sonnet 4.5 and
+Gemini 2.5 Pro). Reasoning tokens count where the provider reports them as output tokens.
+
+Prices change; ``set_price`` adds or replaces one without waiting for a release.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ._errors import ConfigurationError
+from ._registry import split_model
+
+if TYPE_CHECKING:
+    from ._messages import Result, Usage
+    from ._plan import Plan
+
+__all__ = ["set_price"]
+
+log = logging.getLogger("alloy.pricing")
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """List price in USD per million tokens."""
+
+    input: float
+    output: float
+
+
+# Standard-tier list prices in USD per million tokens, prompts under 200K tokens, no caching.
+# Looked up on 2026-11-26; check the providers' pricing pages before relying on them.
+_PRICES: dict[tuple[str, str], Price] = {
+    ("openai", "gpt-5"): Price(1.25, 10.00),
+    ("openai", "gpt-5-mini"): Price(0.25, 2.00),
+    ("openai", "gpt-4.1"): Price(2.00, 8.00),
+    ("openai", "gpt-4.1-mini"): Price(0.40, 1.60),
+    ("anthropic", "claude-sonnet-4-5"): Price(3.00, 15.00),
+    ("anthropic", "claude-haiku-4-5"): Price(1.00, 5.00),
+    ("gemini", "gemini-2.5-flash"): Price(0.30, 2.50),
+    ("gemini", "gemini-2.5-pro"): Price(1.25, 10.00),
+}
+
+# A dated snapshot (gpt-5-mini-2025-08-07, claude-sonnet-4-5-20250929) is the same model at the
+# same price as its alias; nothing else is inferred from a name.
+_SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
+
+
+def set_price(model: str, *, input: float, output: float) -> None:
+    """Set the list price Alloy uses to estimate ``Result.cost`` for *model*.
+
+    Args:
+        model: ``"provider:model"`` as in the ``model`` setting (a bare name is routed by prefix,
+            e.g. ``"gpt-5"`` to OpenAI). Replaces any built-in price for that model.
+        input: USD per million input tokens.
+        output: USD per million output tokens.
+
+    Raises:
+        ConfigurationError: an unknown provider, or a price that is negative or not a number.
+
+    .. versionadded:: 0.1.0
+    """
+    for label, value in (("input", input), ("output", output)):
+        _check(model, label, value)
+    provider, name = split_model(model)
+    _PRICES[provider, name] = Price(float(input), float(output))
+    log.debug("price for %s:%s set to $%s in / $%s out per million tokens", provider, name, input, output)
+
+
+def _check(model: str, label: str, value: object) -> None:
+    ok = (
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    )
+    if not ok:
+        raise ConfigurationError(
+            f"set_price({model!r}): {label}={value!r} should be a price in USD per million tokens (>= 0)."
+        )
+
+
+def price(provider: str, model: str) -> Price | None:
+    """The list price of *model*, or ``None`` if Alloy does not know it."""
+    found = _PRICES.get((provider, model))
+    if found is None and (alias := _SNAPSHOT.sub("", model)) != model:
+        found = _PRICES.get((provider, alias))
+    return found
+
+
+def estimate(provider: str, model: str, usage: Usage) -> float | None:
+    """The estimated cost in USD of *usage* on *model*, or ``None`` if it cannot be priced."""
+    found = price(provider, model)
+    if found is None or (usage.input_tokens == 0 and usage.output_tokens == 0):
+        return None  # unpriced model, or a provider that reported no usage: unknown, not free
+    return (usage.input_tokens * found.input + usage.output_tokens * found.output) / 1_000_000
+
+
+def priced(plan: Plan, result: Result[Any]) -> Result[Any]:
+    """*result* with its ``cost`` estimated from the plan's provider and model."""
+    return dataclasses.replace(result, cost=estimate(plan.provider, plan.model, result.usage))
