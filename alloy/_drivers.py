@@ -34,8 +34,8 @@ log = logging.getLogger("alloy.drivers")
 
 def run(planner: Planner, prompt: str, *, name: str, stream: bool = False) -> Iterator[str | Result[Any]]:
     """Run one call: text deltas (when streaming), then the ``Result``."""
-    for replan in range(_REPLANS + 1):
-        plan = planner()
+    plan = planner()
+    for replans in range(_REPLANS + 1):
         _log_plan(name, plan)
         with _telemetry.call_span(plan, name) as span:
             try:
@@ -46,9 +46,19 @@ def run(planner: Planner, prompt: str, *, name: str, stream: bool = False) -> It
                     yield item
                 return
             except UnsupportedFeature as exc:
-                if replan == _REPLANS:
+                if replans == _REPLANS:
                     raise
-                log.debug("%s: %s; planning again without it", name, exc)
+                plan = _replan(planner, plan, exc, name)
+
+
+def _replan(planner: Planner, plan: Plan, exc: UnsupportedFeature, name: str) -> Plan:
+    """The plan without the refused feature; *exc* again if planning changes nothing (say, a
+    ``tool_mode="native"`` the model cannot honour), so no request is wasted."""
+    new = planner()
+    if (new.output_mode, new.tool_mode) == (plan.output_mode, plan.tool_mode):
+        raise exc
+    log.debug("%s: %s; planning again without it", name, exc)
+    return new
 
 
 def _log_plan(name: str, plan: Plan) -> None:
@@ -133,8 +143,8 @@ async def arun(
     planner: Planner, prompt: str, *, name: str, stream: bool = False
 ) -> AsyncIterator[str | Result[Any]]:
     """The async twin of ``run``: the same engine, awaited."""
-    for replan in range(_REPLANS + 1):
-        plan = planner()
+    plan = planner()
+    for replans in range(_REPLANS + 1):
         _log_plan(name, plan)
         with _telemetry.call_span(plan, name) as span:
             try:
@@ -145,9 +155,9 @@ async def arun(
                     yield item
                 return
             except UnsupportedFeature as exc:
-                if replan == _REPLANS:
+                if replans == _REPLANS:
                     raise
-                log.debug("%s: %s; planning again without it", name, exc)
+                plan = _replan(planner, plan, exc, name)
 
 
 async def _asteps(plan: Plan, prompt: str, stream: bool) -> AsyncIterator[str | Result[Any]]:

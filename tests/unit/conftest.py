@@ -6,6 +6,11 @@ from typing import Any
 
 import pytest
 
+from alloy._messages import Request, Response
+from alloy._settings import Settings
+from alloy.providers import Capabilities, UnsupportedFeature
+from alloy.testing import ScriptedModel
+
 Driver = Callable[..., Any]
 
 
@@ -23,3 +28,14 @@ def run_driver(request: pytest.FixtureRequest) -> Driver:
     if request.param == "sync":
         return lambda cmd, *args, **kwargs: cmd.run(*args, **kwargs)
     return lambda cmd, *args, **kwargs: asyncio.run(cmd.run_async(*args, **kwargs))
+
+
+class RefusesTools(ScriptedModel):
+    """A model whose endpoint refuses native tools once, and is remembered as having none."""
+
+    def send(self, request: Request, settings: Settings) -> Response:
+        if request.tools:
+            self.requests.append(request)
+            self._caps = Capabilities(output_mode="native", native_tools=False)
+            raise UnsupportedFeature("does not support tools", provider="scripted", feature="tools")
+        return super().send(request, settings)

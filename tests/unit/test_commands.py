@@ -11,7 +11,7 @@ import alloy
 from alloy import CommandError, ConfigurationError, ProviderError, ask, command, ensure, override, require
 from alloy.testing import SENTENCE, ScriptedModel
 
-from .conftest import Driver
+from .conftest import Driver, RefusesTools
 
 
 @dataclass
@@ -310,3 +310,31 @@ def test_public_names_are_exported_and_sorted() -> None:
     ]:
         assert name in alloy.__all__
         assert getattr(alloy, name) is not None
+
+
+def test_refused_feature_replans_the_call_once() -> None:
+    """An endpoint that refuses native tools is re-planned: the same call continues in ReAct mode."""
+    from alloy import tool
+
+    @tool
+    def two() -> int:
+        return 2
+
+    model = RefusesTools(['{"thought": "t", "action": "final_answer", "action_input": 2}'])
+    assert ask("x", output=int, tools=[two], model=model) == 2
+    assert len(model.requests) == 2 and model.requests[1].tools == ()
+
+
+def test_refused_feature_that_planning_cannot_avoid_raises_at_once() -> None:
+    """With tool_mode="native" forced, a refusal is raised after one request, not re-planned."""
+    from alloy import tool
+    from alloy.providers import UnsupportedFeature
+
+    @tool
+    def two() -> int:
+        return 2
+
+    model = RefusesTools([])
+    with pytest.raises(UnsupportedFeature):
+        ask("x", output=int, tools=[two], model=model, tool_mode="native")
+    assert len(model.requests) == 1

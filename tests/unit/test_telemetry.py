@@ -24,10 +24,9 @@ from alloy import CommandError, ConfigurationError, ProviderError, ask, command,
 from alloy import _telemetry as telemetry
 from alloy._plan import build
 from alloy._settings import resolve
-from alloy.providers import UnsupportedFeature
 from alloy.testing import ScriptedModel, ToolCall
 
-from .conftest import Driver
+from .conftest import Driver, RefusesTools
 
 
 @dataclass
@@ -436,11 +435,15 @@ def test_missing_extra_names_the_pip_install(monkeypatch: pytest.MonkeyPatch) ->
 # --- replans and logging --------------------------------------------------------------------------
 
 
+def _noop() -> None:
+    """Does nothing."""
+
+
 def test_replan_makes_a_second_call_span(spans: Spans) -> None:
     """An endpoint that refuses a feature: the first plan's span shows the refused request, then a new plan."""
-    refused = UnsupportedFeature("tools are not supported", provider="scripted", feature="tools")
-    with override(model=ScriptedModel([refused, "fine"])):
-        assert ask("p") == "fine"
+    model = RefusesTools(['{"thought": "t", "action": "final_answer", "action_input": "fine"}'])
+    with override(model=model):
+        assert ask("p", tools=[_noop]) == "fine"
     first, second = spans.named("alloy.ask")
     failed, ok = spans.named("chat")
     assert failed.parent is not None and first.context is not None
@@ -454,11 +457,11 @@ def test_debug_logs_name_the_plan_retries_and_replans(caplog: pytest.LogCaptureF
     """Debug lines say the provider, model and modes, each retried attempt and a replan; no secrets."""
     caplog.set_level(logging.DEBUG, logger="alloy")
     busy = ProviderError("overloaded", provider="scripted", status_code=503, retryable=True)
-    refused = UnsupportedFeature("tools are not supported", provider="scripted", feature="tools")
-    with override(model=ScriptedModel([busy, refused, "fine"]), openai_api_key="sk-KEY-SECRET"):
-        ask("PROMPT-SECRET")
+    final = '{"thought": "t", "action": "final_answer", "action_input": "fine"}'
+    with override(model=RefusesTools([busy, final]), openai_api_key="sk-KEY-SECRET"):
+        ask("PROMPT-SECRET", tools=[_noop])
     text = caplog.text
-    assert "ask: scripted:scripted, output_mode=text, tool_mode=none" in text
+    assert "ask: scripted:scripted, output_mode=text, tool_mode=native" in text
     assert "scripted: request attempt 2 of 4" in text
     assert "planning again without it" in text
     assert "SECRET" not in text
