@@ -51,6 +51,7 @@ _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"
 _USAGE: ChatCompletionStreamOptionsParam = {"include_usage": True}
 
 
+@functools.lru_cache(maxsize=64)  # asked several times per call; urlsplit is not free
 def is_openai_url(base_url: str | None) -> bool:
     """Whether *base_url* is OpenAI's own endpoint (unset counts: it is the SDK's default)."""
     return not base_url or urlsplit(base_url).hostname == "api.openai.com"
