@@ -1,0 +1,66 @@
+"""A fake provider server for the benchmarks, run as its own process.
+
+It answers every route of every benchmark target (``targets/*.py`` ``ROUTES``) with the canned
+reply, over HTTP/1.1 keep-alive, on asyncio so 64 concurrent connections cost it little. Running
+in a separate process keeps its CPU time out of the client's ``getrusage`` numbers.
+
+    python benchmarks/fake_server.py      # prints "PORT <n>" once it listens on 127.0.0.1:<n>
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from targets import modules
+
+
+def routes() -> dict[str, bytes]:
+    table: dict[str, bytes] = {}
+    for module in modules().values():
+        table.update(module.ROUTES)
+    return table
+
+
+async def serve(port: int = 0) -> None:
+    table = routes()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                request_line, *lines = head.decode("latin-1").split("\r\n")
+                path = request_line.split(" ")[1].split("?")[0]
+                length = 0
+                for line in lines:
+                    name, _, value = line.partition(":")
+                    if name.strip().lower() == "content-length":
+                        length = int(value)
+                if length:
+                    await reader.readexactly(length)
+                body = table.get(path)
+                status = b"200 OK" if body is not None else b"404 Not Found"
+                body = body if body is not None else b'{"error": {"message": "no such route"}}'
+                writer.write(
+                    b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
+                    b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port, backlog=1024)
+    print("PORT", server.sockets[0].getsockname()[1], flush=True)
+    async with server:
+        await server.serve_forever()
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0))

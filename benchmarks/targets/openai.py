@@ -1,0 +1,132 @@
+"""OpenAI: ``client.chat.completions.create`` with a strict json_schema, against Alloy's ``@command``.
+
+The raw side is what a careful user writes by hand: one client, a strict schema built once, the
+answer validated with ``Invoice.model_validate_json``. The Alloy side is ``@command(output=Invoice)``
+with ``openai_base_url`` pointing at the fake server, so Alloy uses Chat Completions too.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from invoice import ANSWER_TEXT, PROMPT, Invoice
+
+from targets import Target
+
+MODEL = "gpt-4.1-mini"
+KEY = "sk-benchmark"
+
+_USAGE = {"prompt_tokens": 180, "completion_tokens": 60, "total_tokens": 240}
+ROUTES: dict[str, bytes] = {
+    "/v1/chat/completions": json.dumps(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": 1_700_000_000,
+            "model": MODEL,
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                    "message": {"role": "assistant", "content": ANSWER_TEXT, "refusal": None},
+                }
+            ],
+            "usage": _USAGE,
+        }
+    ).encode(),
+    "/v1/responses": json.dumps(
+        {
+            "id": "resp_bench",
+            "object": "response",
+            "created_at": 1_700_000_000,
+            "model": MODEL,
+            "status": "completed",
+            "parallel_tool_calls": True,
+            "tool_choice": "auto",
+            "tools": [],
+            "output": [
+                {
+                    "type": "message",
+                    "id": "msg_bench",
+                    "role": "assistant",
+                    "status": "completed",
+                    "content": [{"type": "output_text", "text": ANSWER_TEXT, "annotations": []}],
+                }
+            ],
+            "usage": {
+                "input_tokens": 180,
+                "input_tokens_details": {"cached_tokens": 0, "cache_write_tokens": 0},
+                "output_tokens": 60,
+                "output_tokens_details": {"reasoning_tokens": 0},
+                "total_tokens": 240,
+            },
+        }
+    ).encode(),
+}
+
+
+def _strict(schema: Any) -> Any:
+    """OpenAI's strict rules, by hand: every object closed, every property required."""
+    if isinstance(schema, dict):
+        out = {k: _strict(v) for k, v in cast("dict[str, Any]", schema).items()}
+        if out.get("type") == "object":
+            out["additionalProperties"] = False
+            out["required"] = list(out.get("properties", {}))
+        return out
+    if isinstance(schema, list):
+        return [_strict(v) for v in cast("list[Any]", schema)]
+    return schema
+
+
+def make(base_url: str) -> Target:
+    import openai
+
+    import alloy
+
+    alloy.configure(openai_api_key=KEY, openai_base_url=f"{base_url}/v1")
+
+    @alloy.command(output=Invoice, model=f"openai:{MODEL}")
+    def extract(text: str) -> str:
+        return text
+
+    schema = _strict(Invoice.model_json_schema())
+    client = openai.OpenAI(api_key=KEY, base_url=f"{base_url}/v1")
+    aclients: dict[str, openai.AsyncOpenAI] = {}  # made on first use, inside the benchmark's event loop
+
+    def caller(
+        messages: Any, response_format: Any
+    ) -> tuple[Callable[[], Invoice], Callable[[], Awaitable[Invoice]]]:
+        def call() -> Invoice:
+            completion = client.chat.completions.create(
+                model=MODEL, messages=messages, response_format=response_format
+            )
+            return Invoice.model_validate_json(completion.choices[0].message.content or "")
+
+        async def acall() -> Invoice:
+            aclient = aclients.get("c") or aclients.setdefault(
+                "c", openai.AsyncOpenAI(api_key=KEY, base_url=f"{base_url}/v1")
+            )
+            completion = await aclient.chat.completions.create(
+                model=MODEL, messages=messages, response_format=response_format
+            )
+            return Invoice.model_validate_json(completion.choices[0].message.content or "")
+
+        return call, acall
+
+    raw, raw_async = caller(
+        [{"role": "user", "content": PROMPT}],
+        {"type": "json_schema", "json_schema": {"name": "Invoice", "schema": schema, "strict": True}},
+    )
+    # Exactly what Alloy sends (its plan, read once): the schema as compiled, and, since the fake is
+    # not OpenAI's own endpoint, the system message that also states it.
+    plan = extract.explain()
+    same, same_async = caller(
+        [{"role": "system", "content": plan.system}, {"role": "user", "content": PROMPT}],
+        {"type": "json_schema", "json_schema": {"name": "Invoice", "schema": plan.schema, "strict": True}},
+    )
+    return Target(
+        "openai", raw, lambda: extract(PROMPT), raw_async, lambda: extract.async_(PROMPT), same, same_async
+    )
