@@ -34,8 +34,63 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
+EXAMPLE_MODELS = {
+    "openai": "gpt-5-mini",
+    "anthropic": "claude-sonnet-4-5",
+    "gemini": "gemini-2.5-flash",
+    "ollama": "llama3.2",
+}
+_MODES = {
+    "native_strict": "strict JSON schema",
+    "native": "JSON schema",
+    "tool": "forced tool",
+    "prompt": "JSON asked for in the prompt",
+}
+# Each "yes" in the matrix must be backed by a wire test whose name matches (tests/test_docs.py).
+EVIDENCE = {
+    "structured output": r"typed|output|schema",
+    "native tools": r"tool",
+    "parallel tool calls": r"parallel|two_.*(calls|tools)|two_function",
+    "streaming": r"stream",
+    "usage": r"usage",
+}
+
+
+def features() -> dict[str, dict[str, str]]:
+    """What each provider's adapter declares, for a typical model (capabilities are data)."""
+    from alloy._registry import adapter
+    from alloy.providers import Adapter
+
+    settings = Settings()
+    rows: dict[str, dict[str, str]] = {}
+    for provider, model in EXAMPLE_MODELS.items():
+        a = adapter(provider)
+        caps = a.capabilities(model, settings)
+        streams = type(a).stream is not Adapter.stream and type(a).astream is not Adapter.astream
+        rows[provider] = {
+            "structured output": f"{_MODES[caps.output_mode]} (`{caps.schema_dialect}` dialect)",
+            "when a type cannot be strict": _MODES[caps.nonstrict_output_mode],
+            "native tools": "yes" if caps.native_tools else "no",
+            "strict tool schemas": "yes" if caps.strict_tools else "no",
+            "parallel tool calls": "yes" if caps.native_tools else "no",
+            "streaming": "yes" if streams else "no",
+            "usage": "yes",
+        }
+    return rows
+
+
+def features_table() -> str:
+    rows = features()
+    columns = list(next(iter(rows.values())))
+    lines = ["| provider | " + " | ".join(columns) + " |", "| --- " * (len(columns) + 1) + "|"]
+    for provider, row in rows.items():
+        lines.append(f"| {provider} | " + " | ".join(row[c] for c in columns) + " |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "settings": ("docs/configuration.md", settings_table),
+    "features": ("docs/providers/index.md", features_table),
 }
 
 

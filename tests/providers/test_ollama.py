@@ -278,6 +278,23 @@ def test_native_tool_round_trip(ollama_server: FakeServer) -> None:
     ]
 
 
+def test_two_tool_calls_in_one_turn_return_in_order(ollama_server: FakeServer) -> None:
+    """Two tool calls in one message both run; their results go back in call order."""
+    ollama_server.replies += [
+        Reply(
+            200, chat(tool_calls=[call("lookup_price", item="widget"), call("lookup_price", item="gadget")])
+        ),
+        Reply(200, chat('{"item": "both", "total": 20.0}')),
+    ]
+
+    assert alloy.ask("Price of both?", output=Quote, tools=[lookup_price]) == Quote("both", 20.0)
+    second = ollama_server.requests[1].json
+    assert [m["role"] for m in second["messages"][-2:]] == ["tool", "tool"]
+    assert [m["tool_name"] for m in second["messages"][-2:]] == ["lookup_price", "lookup_price"]
+    widget, gadget = (m["content"] for m in second["messages"][-2:])
+    assert widget == "10.0" and gadget.startswith("Error:") and "KeyError" in gadget  # no gadget price
+
+
 def test_tool_schema_survives_the_sdk(ollama_server: FakeServer) -> None:
     """A parameter the SDK's Tool model would cut to {} keeps its type and schema in its description."""
     ollama_server.replies.append(Reply(200, chat("done")))
