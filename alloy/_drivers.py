@@ -52,10 +52,13 @@ def run(planner: Planner, prompt: str, *, name: str, stream: bool = False) -> It
 
 
 def _replan(planner: Planner, plan: Plan, exc: UnsupportedFeature, name: str) -> Plan:
-    """The plan without the refused feature; *exc* again if planning changes nothing (say, a
-    ``tool_mode="native"`` the model cannot honour), so no request is wasted."""
+    """The plan after the adapter learnt what the endpoint refuses.
+
+    Native tools refused while the new plan still sends them (``tool_mode="native"`` forced) cannot
+    be planned around: *exc* is raised at once instead of repeating the request.
+    """
     new = planner()
-    if (new.output_mode, new.tool_mode) == (plan.output_mode, plan.tool_mode):
+    if exc.feature == "tools" and new.tool_mode == "native":
         raise exc
     log.debug("%s: %s; planning again without it", name, exc)
     return new
