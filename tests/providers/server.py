@@ -55,6 +55,13 @@ def ndjson(*objects: Any) -> Reply:
     )
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """Connections the client drops on purpose (dropped-stream tests) are not errors to print."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass
+
+
 @dataclass
 class Recorded:
     method: str
@@ -136,7 +143,7 @@ class FakeServer:
 
             do_POST = do_GET = do_DELETE = _handle
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _QuietServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
