@@ -5,13 +5,18 @@ reply, over HTTP/1.1 keep-alive, on asyncio so 64 concurrent connections cost it
 in a separate process keeps its CPU time out of the client's ``getrusage`` numbers.
 
     python benchmarks/fake_server.py      # prints "PORT <n>" once it listens on 127.0.0.1:<n>
+
+With ``--until-stdin-closes`` it exits when its stdin reaches end of file, so a benchmark that dies
+without cleaning up does not leave it running.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
+import threading
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -61,6 +66,13 @@ async def serve(port: int = 0) -> None:
         await server.serve_forever()
 
 
+def _exit_when_stdin_closes() -> None:
+    sys.stdin.read()
+    os._exit(0)
+
+
 if __name__ == "__main__":
+    if "--until-stdin-closes" in sys.argv:
+        threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0))
+        asyncio.run(serve())

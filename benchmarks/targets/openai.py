@@ -68,16 +68,16 @@ ROUTES: dict[str, bytes] = {
 }
 
 
-def _strict(schema: Any) -> Any:
+def strict_schema(schema: Any) -> Any:
     """OpenAI's strict rules, by hand: every object closed, every property required."""
     if isinstance(schema, dict):
-        out = {k: _strict(v) for k, v in cast("dict[str, Any]", schema).items()}
+        out = {k: strict_schema(v) for k, v in cast("dict[str, Any]", schema).items()}
         if out.get("type") == "object":
             out["additionalProperties"] = False
             out["required"] = list(out.get("properties", {}))
         return out
     if isinstance(schema, list):
-        return [_strict(v) for v in cast("list[Any]", schema)]
+        return [strict_schema(v) for v in cast("list[Any]", schema)]
     return schema
 
 
@@ -92,7 +92,7 @@ def make(base_url: str) -> Target:
     def extract(text: str) -> str:
         return text
 
-    schema = _strict(Invoice.model_json_schema())
+    schema = strict_schema(Invoice.model_json_schema())
     client = openai.OpenAI(api_key=KEY, base_url=f"{base_url}/v1")
     aclients: dict[str, openai.AsyncOpenAI] = {}  # made on first use, inside the benchmark's event loop
 

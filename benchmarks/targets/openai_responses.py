@@ -1,0 +1,68 @@
+"""OpenAI's Responses API: ``client.responses.create`` with a strict json_schema, against Alloy.
+
+This is the path Alloy takes against OpenAI itself (``openai_api="auto"``); here it is forced with
+``openai_api="responses"`` because the fake server is not api.openai.com. The canned reply is
+the ``/v1/responses`` route of ``targets/openai.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from invoice import PROMPT, Invoice
+
+from targets import Target
+from targets.openai import KEY, MODEL, strict_schema
+
+ROUTES: dict[str, bytes] = {}  # served by targets/openai.py
+
+
+def make(base_url: str) -> Target:
+    import openai
+
+    import alloy
+
+    alloy.configure(openai_api_key=KEY, openai_base_url=f"{base_url}/v1", openai_api="responses")
+
+    @alloy.command(output=Invoice, model=f"openai:{MODEL}")
+    def extract(text: str) -> str:
+        return text
+
+    client = openai.OpenAI(api_key=KEY, base_url=f"{base_url}/v1")
+    aclients: dict[str, openai.AsyncOpenAI] = {}  # made on first use, inside the benchmark's event loop
+
+    def caller(
+        instructions: str | None, schema: dict[str, Any]
+    ) -> tuple[Callable[[], Invoice], Callable[[], Awaitable[Invoice]]]:
+        text: Any = {"format": {"type": "json_schema", "name": "Invoice", "schema": schema, "strict": True}}
+        items: Any = [{"role": "user", "content": PROMPT}]
+        system = instructions or openai.omit
+
+        def call() -> Invoice:
+            response = client.responses.create(model=MODEL, input=items, text=text, instructions=system)
+            return Invoice.model_validate_json(response.output_text)
+
+        async def acall() -> Invoice:
+            aclient = aclients.get("c") or aclients.setdefault(
+                "c", openai.AsyncOpenAI(api_key=KEY, base_url=f"{base_url}/v1")
+            )
+            response = await aclient.responses.create(
+                model=MODEL, input=items, text=text, instructions=system
+            )
+            return Invoice.model_validate_json(response.output_text)
+
+        return call, acall
+
+    raw, raw_async = caller(None, strict_schema(Invoice.model_json_schema()))
+    plan = extract.explain()  # exactly what Alloy sends, read once
+    same, same_async = caller(plan.system, plan.schema or {})
+    return Target(
+        "openai (Responses)",
+        raw,
+        lambda: extract(PROMPT),
+        raw_async,
+        lambda: extract.async_(PROMPT),
+        same,
+        same_async,
+    )
