@@ -13,13 +13,15 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
-from .._errors import ProviderError
+from pydantic import AliasChoices, SecretStr
+
+from .._errors import ConfigurationError, ProviderError
 from .._messages import Request, Response
 
 if TYPE_CHECKING:
     from .._settings import Settings
 
-__all__ = ["Adapter", "Capabilities", "SchemaDialect", "StreamItem", "UnsupportedFeature"]
+__all__ = ["Adapter", "Capabilities", "SchemaDialect", "StreamItem", "UnsupportedFeature", "require_key"]
 
 SchemaDialect = Literal["openai_strict", "anthropic", "gemini", "plain"]
 StreamItem = str | Response
@@ -101,3 +103,21 @@ class Adapter:
     def classify(self, exc: Exception) -> ProviderError | None:
         """Map an SDK exception to a ``ProviderError`` (not raised, returned); ``None`` if not ours."""
         return None
+
+
+def require_key(settings: Settings, field: str, provider: str) -> SecretStr:
+    """The API key in the setting *field*, kept a ``SecretStr`` so a cache key never shows it.
+
+    Raises:
+        ConfigurationError: no key; the message names every variable that sets it (read from the
+            field's aliases, so it cannot drift from ``Settings``). Raised before any request.
+    """
+    key: SecretStr | None = getattr(settings, field)
+    if key is not None and key.get_secret_value():
+        return key
+    alias = type(settings).model_fields[field].validation_alias
+    names = [c for c in alias.choices if isinstance(c, str)] if isinstance(alias, AliasChoices) else []
+    raise ConfigurationError(
+        f"No {provider} API key: set {' or '.join(names)} (in the environment or .env), "
+        f"or pass {field}=... to configure(), override() or @command(...)."
+    )

@@ -30,9 +30,9 @@ from anthropic.types import RawMessageStreamEvent
 from pydantic import SecretStr
 
 from .. import _registry
-from .._errors import ConfigurationError, ProviderError, is_retryable_status, snippet
+from .._errors import ProviderError, is_retryable_status, snippet
 from .._messages import Message, Request, Response, ToolCall, Usage
-from . import Adapter, Capabilities, StreamItem, UnsupportedFeature
+from . import Adapter, Capabilities, StreamItem, UnsupportedFeature, require_key
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -391,13 +391,7 @@ def _credentials(settings: Settings) -> tuple[SecretStr, str]:
     Raises:
         ConfigurationError: no key, before any request.
     """
-    key, base_url = _endpoint(settings)
-    if key is None or not key.get_secret_value():
-        raise ConfigurationError(
-            "No Anthropic API key: set ALLOY_ANTHROPIC_API_KEY or ANTHROPIC_API_KEY (environment or .env), "
-            "or pass anthropic_api_key=... to configure() or override()."
-        )
-    return key, base_url
+    return require_key(settings, "anthropic_api_key", "Anthropic"), _endpoint(settings)[1]
 
 
 def _client_options(key: SecretStr, base_url: str, timeout: float) -> dict[str, Any]:

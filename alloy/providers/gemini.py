@@ -39,7 +39,7 @@ from google.genai import errors, types
 from .. import _registry
 from .._errors import ConfigurationError, ProviderError, is_retryable_status, snippet
 from .._messages import Message, Request, Response, ToolCall, Usage
-from . import Adapter, Capabilities, StreamItem, UnsupportedFeature
+from . import Adapter, Capabilities, StreamItem, UnsupportedFeature, require_key
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -368,12 +368,7 @@ class GeminiAdapter(Adapter):
         Raises:
             ConfigurationError: no API key is set (checked before anything is sent).
         """
-        key = settings.gemini_api_key
-        if key is None or not key.get_secret_value():
-            raise ConfigurationError(
-                "No Gemini API key: set ALLOY_GEMINI_API_KEY, GEMINI_API_KEY or GOOGLE_API_KEY (in the "
-                "environment or .env), or pass gemini_api_key=... to configure(), override() or @command(...)."
-            )
+        key = require_key(settings, "gemini_api_key", "Gemini")
         secret, base_url = key.get_secret_value(), settings.gemini_base_url or DEFAULT_BASE_URL
         options = types.HttpOptions(
             base_url=base_url,

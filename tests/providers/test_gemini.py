@@ -230,7 +230,7 @@ def test_missing_key_is_configuration_error_before_any_request(server: FakeServe
     """No key anywhere: ConfigurationError naming the three variables, nothing sent."""
     with (
         override(model=f"gemini:{MODEL}", gemini_base_url=server.url),
-        pytest.raises(ConfigurationError, match="ALLOY_GEMINI_API_KEY, GEMINI_API_KEY or GOOGLE_API_KEY"),
+        pytest.raises(ConfigurationError, match="ALLOY_GEMINI_API_KEY or GEMINI_API_KEY or GOOGLE_API_KEY"),
     ):
         ask("Hi")
     assert server.requests == []
