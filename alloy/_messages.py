@@ -90,6 +90,11 @@ class Request:
     max_tokens: int | None = None
     extra: dict[str, Any] = field(default_factory=dict[str, Any])
 
+    @property
+    def output_schema(self) -> dict[str, Any] | None:
+        """The structured-output schema sent with this request, if any."""
+        return self.output.schema if self.output is not None else None
+
 
 @dataclass(slots=True)
 class Usage:
