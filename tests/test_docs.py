@@ -10,7 +10,9 @@ from __future__ import annotations
 import ast
 import asyncio
 import inspect
+import os
 import re
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -80,3 +82,16 @@ def test_feature_matrix_claims_are_backed_by_wire_tests() -> None:
                     )
     finally:
         sys.path.remove(str(ROOT / "scripts"))
+
+
+EXAMPLES = sorted((ROOT / "docs" / "examples").glob("*.py"))
+
+
+@pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
+def test_example_script_prints_its_expected_output(script: Path, tmp_path: Path) -> None:
+    """Each complete example in docs/examples/ runs and prints exactly its .out file."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALLOY_")}
+    done = subprocess.run(
+        [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
+    )
+    assert done.stdout == script.with_suffix(".out").read_text()
