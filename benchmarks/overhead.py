@@ -1,15 +1,19 @@
 """What Alloy costs on top of the raw provider SDK, for the same typed extraction.
 
     python benchmarks/overhead.py            # the full run (a few minutes)
-    python benchmarks/overhead.py --quick    # a smoke run: a few calls, one round (CI)
+    python benchmarks/overhead.py --quick    # a smoke run: a few calls (CI)
 
 A fake provider server runs in its own process (``fake_server.py``), so the client's CPU time
-(``getrusage(RUSAGE_SELF)``, user + system) holds only the client's work. Each (target, side)
-measurement runs in a fresh worker process, so peak RSS (``ru_maxrss``) is that side's own; the
-workers alternate round by round and the table shows the best round of each (interference from
-other processes only ever adds time, so the best round is the steadiest estimate).
-CPU time per call is the figure to compare: wall time also holds the fake server's share of the
-machine. Every call's answer is validated into the ``Invoice`` (checked once per worker).
+(``getrusage(RUSAGE_SELF)``, user + system) holds only the client's work.
+
+Three sides per target: the raw SDK as a user would write it, the raw SDK sending exactly the
+request Alloy sends ("same request"), and Alloy. Timings come from one worker process per
+target in which the sides take turns, block by block (50 sync calls, or 256 async calls at
+concurrency 64), and the table shows the median block of each side. Taking turns matters on a
+shared machine, where the speed of the CPU drifts by tens of percent within a minute: any drift
+hits all three sides alike. Function calls per call are counted (``sys.setprofile``), which no
+load changes. Peak RSS (``ru_maxrss``) comes from a separate fresh process per side. Every
+answer is validated into the ``Invoice``; each side's first answer is checked.
 
 Targets live in ``targets/``, one module per provider (see ``targets/__init__.py``).
 """
@@ -21,10 +25,11 @@ import asyncio
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Generator
+from collections.abc import Awaitable, Callable, Generator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -33,9 +38,10 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 SIDES = ("raw", "same_request", "alloy")
+Results = dict[str, dict[str, dict[str, float]]]  # target -> side -> measure -> value
 
 
-# --- worker: one side of one target, in its own process ---------------------------------------------
+# --- workers (each in its own process) -------------------------------------------------------------
 
 
 def _cpu() -> float:
@@ -48,61 +54,9 @@ def _peak_rss_mb() -> float:
     return rss / 2**20 if sys.platform == "darwin" else rss / 2**10  # bytes on macOS, KiB on Linux
 
 
-def worker(args: argparse.Namespace) -> dict[str, float]:
-    from invoice import EXPECTED
-    from targets import modules
-
-    target = modules()[args.target].make(args.url)
-    call: Callable[[], Any] | None = getattr(target, args.side)
-    acall: Callable[[], Any] | None = getattr(target, f"{args.side}_async")
-    if call is None or acall is None:
-        return {}  # this target does not offer this side
-    if call() != EXPECTED:
-        raise SystemExit(f"{args.target}/{args.side}: the answer did not validate to the expected Invoice")
-    for _ in range(args.warmup):
-        call()
-
-    with _profiled(args.profile):
-        cpu, wall = _cpu(), time.perf_counter()
-        for _ in range(args.calls):
-            call()
-        sync_cpu, sync_wall = _cpu() - cpu, time.perf_counter() - wall
-
-    async def concurrent() -> tuple[float, float, float]:
-        limit = asyncio.Semaphore(args.concurrency)
-
-        async def one() -> None:
-            async with limit:
-                await acall()
-
-        await asyncio.gather(*(acall() for _ in range(args.concurrency)))  # open the pool, warm the loop
-        cpu, wall = _cpu(), time.perf_counter()
-        await asyncio.gather(*(one() for _ in range(args.async_calls)))
-        cpu, wall = _cpu() - cpu, time.perf_counter() - wall
-        with _counting() as count:
-            for _ in range(20):
-                await acall()
-        return cpu, wall, count[0] / 20
-
-    with _counting() as count:
-        for _ in range(20):
-            call()
-    async_cpu, async_wall, async_count = asyncio.run(concurrent())
-    return {
-        "calls": count[0] / 20,
-        "async_calls": async_count,
-        "sync_cpu": sync_cpu / args.calls,
-        "sync_wall": sync_wall / args.calls,
-        "async_cpu": async_cpu / args.async_calls,
-        "async_wall": async_wall / args.async_calls,
-        "rss": _peak_rss_mb(),
-    }
-
-
 @contextmanager
 def _counting() -> Generator[list[int]]:
-    """Counts Python and C function calls in this thread (``count[0]``): a count is the same on a
-    busy machine as on an idle one, where CPU times are not."""
+    """Counts Python and C function calls made in this thread into ``count[0]``."""
     count = [0]
 
     def profile(_frame: Any, event: str, _arg: Any) -> None:
@@ -116,12 +70,94 @@ def _counting() -> Generator[list[int]]:
         sys.setprofile(None)
 
 
+def _sides(args: argparse.Namespace) -> dict[str, tuple[Callable[[], Any], Callable[[], Awaitable[Any]]]]:
+    """The target's sides (sync and async call), each checked once against the expected answer."""
+    from invoice import EXPECTED
+    from targets import modules
+
+    # The raw side alone is made without Alloy, so its process never imports it.
+    target = modules()[args.target].make(args.url, with_alloy=args.side != "raw")
+    sides: dict[str, tuple[Callable[[], Any], Callable[[], Awaitable[Any]]]] = {}
+    for side in [args.side] if args.side else SIDES:
+        call, acall = getattr(target, side), getattr(target, f"{side}_async")
+        if call is None or acall is None:
+            continue  # this target does not offer this side
+        if call() != EXPECTED:
+            raise SystemExit(f"{args.target}/{side}: the answer did not validate to the expected Invoice")
+        sides[side] = (call, acall)
+    return sides
+
+
+def timing_worker(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Every side of one target, taking turns block by block; medians of the blocks."""
+    sides = _sides(args)
+    names = list(sides)
+    blocks: dict[str, dict[str, list[float]]] = {s: {} for s in names}
+
+    def record(side: str, key: str, value: float) -> None:
+        blocks[side].setdefault(key, []).append(value)
+
+    for call, _ in sides.values():
+        for _ in range(args.warmup):
+            call()
+    for b in range(max(1, args.calls // args.block)):
+        for side in names[b % len(names) :] + names[: b % len(names)]:
+            call = sides[side][0]
+            cpu, wall = _cpu(), time.perf_counter()
+            for _ in range(args.block):
+                call()
+            record(side, "sync_cpu", (_cpu() - cpu) / args.block)
+            record(side, "sync_wall", (time.perf_counter() - wall) / args.block)
+    for side, (call, _) in sides.items():
+        with _counting() as count:
+            for _ in range(20):
+                call()
+        record(side, "calls", count[0] / 20)
+
+    async def concurrent() -> None:
+        limit = asyncio.Semaphore(args.concurrency)
+
+        async def one(acall: Callable[[], Awaitable[Any]]) -> None:
+            async with limit:
+                await acall()
+
+        for _, acall in sides.values():  # open each pool, warm the loop
+            await asyncio.gather(*(acall() for _ in range(args.concurrency)))
+        for b in range(max(1, args.async_calls // args.async_block)):
+            for side in names[b % len(names) :] + names[: b % len(names)]:
+                acall = sides[side][1]
+                cpu, wall = _cpu(), time.perf_counter()
+                await asyncio.gather(*(one(acall) for _ in range(args.async_block)))
+                record(side, "async_cpu", (_cpu() - cpu) / args.async_block)
+                record(side, "async_wall", (time.perf_counter() - wall) / args.async_block)
+        for side, (_, acall) in sides.items():
+            with _counting() as count:
+                for _ in range(20):
+                    await acall()
+            record(side, "async_calls", count[0] / 20)
+
+    asyncio.run(concurrent())
+    return {side: {k: statistics.median(v) for k, v in measures.items()} for side, measures in blocks.items()}
+
+
+def rss_worker(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Peak RSS of one side alone, after its warm-up and a run of calls, sync and async."""
+    sides = _sides(args)
+    for side, (call, acall) in sides.items():
+        for _ in range(args.warmup + args.block):
+            call()
+
+        async def batch(acall: Callable[[], Awaitable[Any]] = acall) -> None:
+            await asyncio.gather(*(acall() for _ in range(args.concurrency)))
+
+        asyncio.run(batch())
+        return {side: {"rss": _peak_rss_mb()}}
+    return {}
+
+
 @contextmanager
-def _profiled(enabled: bool) -> Generator[None]:
-    """With ``--profile``: cProfile the sync loop and print where the time goes (to stderr)."""
-    if not enabled:
-        yield
-        return
+def _profiled() -> Generator[None]:
+    """cProfile the block and print where the time goes (to stderr)."""
     import cProfile
     import pstats
 
@@ -136,7 +172,17 @@ def _profiled(enabled: bool) -> Generator[None]:
         stats.sort_stats("cumulative").print_stats(40)
 
 
-# --- parent: server, workers, import time, table ------------------------------------------------------
+def profile_worker(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    call, _ = _sides(args)["alloy"]
+    for _ in range(args.warmup):
+        call()
+    with _profiled():
+        for _ in range(args.calls):
+            call()
+    return {}
+
+
+# --- the parent: server, workers, import time, table -----------------------------------------------
 
 
 @contextmanager
@@ -157,13 +203,10 @@ def fake_server() -> Generator[str]:
         proc.wait(timeout=10)
 
 
-def run_worker(
-    args: argparse.Namespace, url: str, target: str, side: str, *, profile: bool = False
-) -> dict[str, float]:
-    cmd = [sys.executable, __file__, "--worker", target, side, "--url", url]
-    cmd += ["--calls", str(args.calls), "--async-calls", str(args.async_calls)]
-    cmd += ["--concurrency", str(args.concurrency), "--warmup", str(args.warmup)]
-    cmd += ["--profile"] if profile else []
+def run_worker(args: argparse.Namespace, url: str, kind: str, target: str, side: str = "") -> Any:
+    cmd = [sys.executable, __file__, "--worker", kind, target, side or "-", "--url", url]
+    for flag in ("calls", "block", "async_calls", "async_block", "concurrency", "warmup"):
+        cmd += [f"--{flag.replace('_', '-')}", str(getattr(args, flag))]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     done = subprocess.run(cmd, stdout=subprocess.PIPE, text=True, check=True, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1])
@@ -185,56 +228,51 @@ def import_time(statement: str, runs: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="a few calls, one round: proves it runs")
-    parser.add_argument("--calls", type=int, default=2000, help="sequential sync calls per worker")
-    parser.add_argument("--async-calls", type=int, default=2000, help="async calls per worker")
+    parser.add_argument("--quick", action="store_true", help="a few calls: proves it runs")
+    parser.add_argument("--calls", type=int, default=2000, help="sync calls per side")
+    parser.add_argument("--block", type=int, default=50, help="sync calls per turn")
+    parser.add_argument("--async-calls", type=int, default=2048, help="async calls per side")
+    parser.add_argument("--async-block", type=int, default=256, help="async calls per turn")
     parser.add_argument("--concurrency", type=int, default=64, help="async calls in flight at once")
-    parser.add_argument("--rounds", type=int, default=3, help="worker rounds per side; the best is shown")
-    parser.add_argument("--warmup", type=int, default=50, help="untimed calls first")
+    parser.add_argument("--warmup", type=int, default=50, help="untimed calls per side first")
     parser.add_argument("--targets", default="", help="comma-separated target names (default: all)")
-    parser.add_argument(
-        "--profile", action="store_true", help="cProfile Alloy's sync loop and print hot spots"
-    )
+    parser.add_argument("--profile", action="store_true", help="cProfile Alloy's sync calls, print hot spots")
     parser.add_argument("--json", type=Path, help="also write the results here")
-    parser.add_argument("--worker", nargs=2, metavar=("TARGET", "SIDE"), help=argparse.SUPPRESS)
+    parser.add_argument("--worker", nargs=3, metavar=("KIND", "TARGET", "SIDE"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:
-        args.target, args.side = args.worker
-        print(json.dumps(worker(args)))
+        kind, args.target, side = args.worker
+        args.side = "" if side == "-" else side
+        workers = {"timing": timing_worker, "rss": rss_worker, "profile": profile_worker}
+        print(json.dumps(workers[kind](args)))
         return
     if args.quick:
-        args.calls, args.async_calls, args.rounds, args.warmup = 20, 64, 1, 3
+        args.calls, args.block, args.async_calls, args.async_block, args.warmup = 20, 10, 128, 64, 3
 
     from targets import modules
 
     names = [n for n in args.targets.split(",") if n] or sorted(modules())
-    results: dict[str, dict[str, list[dict[str, float]]]] = {n: {s: [] for s in SIDES} for n in names}
+    results: Results = {}
     with fake_server() as url:
-        if args.profile:
-            for name in names:
-                run_worker(args, url, name, "alloy", profile=True)
-            return
         for name in names:
-            for r in range(args.rounds):
-                for side in SIDES if r % 2 == 0 else reversed(SIDES):
-                    if measured := run_worker(args, url, name, side):
-                        results[name][side].append(measured)
-
-    imports = {
-        stmt: import_time(stmt, 3 if args.quick else 7)
-        for stmt in ("import alloy", "import openai", "import pydantic")
-    }
-    table = render(args, results, imports)
-    print(table)
+            if args.profile:
+                run_worker(args, url, "profile", name, "alloy")
+                continue
+            results[name] = run_worker(args, url, "timing", name)
+            for side in results[name]:
+                results[name][side].update(run_worker(args, url, "rss", name, side)[side])
+    if args.profile:
+        return
+    runs = 3 if args.quick else 7
+    imports = {stmt: import_time(stmt, runs) for stmt in ("import alloy", "import openai", "import pydantic")}
+    print(render(args, results, imports))
     if args.json:
         args.json.write_text(json.dumps({"results": results, "imports": imports}, indent=2))
 
 
-def render(
-    args: argparse.Namespace, results: dict[str, dict[str, list[dict[str, float]]]], imports: dict[str, float]
-) -> str:
+def render(args: argparse.Namespace, results: Results, imports: dict[str, float]) -> str:
     rows = [
         ("client CPU / call, sync", "sync_cpu", "µs"),
         ("wall / call, sync", "sync_wall", "µs"),
@@ -245,8 +283,8 @@ def render(
         ("peak RSS", "rss", "MB"),
     ]
     out = [
-        f"Alloy vs the raw SDK: {args.calls} sync calls and {args.async_calls} async calls per worker, "
-        f"best of {args.rounds} round(s). 'same request': the raw SDK sending exactly Alloy's request.",
+        f"{args.calls} sync calls and {args.async_calls} async calls per side, the sides taking turns; "
+        "medians of the turns. 'same request': the raw SDK sending exactly Alloy's request.",
         "",
         f"| {'target':<18} | {'measure':<34} | {'raw SDK':>10} | {'same request':>12} | {'Alloy':>10} "
         f"| {'Alloy/raw':>9} | {'Alloy/same':>10} |",
@@ -254,8 +292,8 @@ def render(
     ]
     for name, sides in results.items():
         for label, key, unit in rows:
-            raw, same, alloy = (min(r[key] for r in sides[s]) if sides[s] else None for s in SIDES)
-            assert raw is not None and alloy is not None
+            raw, alloy = sides["raw"][key], sides["alloy"][key]
+            same = sides.get("same_request", {}).get(key)
             same_cells = (_show(same, unit), f"{alloy / same:.2f}x") if same else ("–", "–")
             out.append(
                 f"| {name:<18} | {label:<34} | {_show(raw, unit):>10} | {same_cells[0]:>12} "

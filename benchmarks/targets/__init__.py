@@ -4,7 +4,9 @@ A target module defines:
 
 - ``ROUTES``: ``{path: body}``, the canned JSON replies the fake server gives (``fake_server.py``
   serves the routes of every target);
-- ``make(base_url) -> Target``: the call functions, set up against the fake server.
+- ``make(base_url, with_alloy=True) -> Target``: the call functions, set up against the fake
+  server; with ``with_alloy=False`` it must not import Alloy (the raw side's memory is measured
+  that way) and leaves the Alloy-made sides ``None``.
 
 Adding a provider's row is adding one module here.
 """
@@ -31,9 +33,9 @@ class Target:
 
     name: str
     raw: Callable[[], Any]
-    alloy: Callable[[], Any]
     raw_async: Callable[[], Awaitable[Any]]
-    alloy_async: Callable[[], Awaitable[Any]]
+    alloy: Callable[[], Any] | None = None
+    alloy_async: Callable[[], Awaitable[Any]] | None = None
     same_request: Callable[[], Any] | None = None
     same_request_async: Callable[[], Awaitable[Any]] | None = None
 

@@ -81,18 +81,9 @@ def strict_schema(schema: Any) -> Any:
     return schema
 
 
-def make(base_url: str) -> Target:
+def make(base_url: str, with_alloy: bool = True) -> Target:
     import openai
 
-    import alloy
-
-    alloy.configure(openai_api_key=KEY, openai_base_url=f"{base_url}/v1")
-
-    @alloy.command(output=Invoice, model=f"openai:{MODEL}")
-    def extract(text: str) -> str:
-        return text
-
-    schema = strict_schema(Invoice.model_json_schema())
     client = openai.OpenAI(api_key=KEY, base_url=f"{base_url}/v1")
     aclients: dict[str, openai.AsyncOpenAI] = {}  # made on first use, inside the benchmark's event loop
 
@@ -116,10 +107,22 @@ def make(base_url: str) -> Target:
 
         return call, acall
 
+    schema = strict_schema(Invoice.model_json_schema())
     raw, raw_async = caller(
         [{"role": "user", "content": PROMPT}],
         {"type": "json_schema", "json_schema": {"name": "Invoice", "schema": schema, "strict": True}},
     )
+    if not with_alloy:
+        return Target("openai", raw, raw_async)
+
+    import alloy
+
+    alloy.configure(openai_api_key=KEY, openai_base_url=f"{base_url}/v1")
+
+    @alloy.command(output=Invoice, model=f"openai:{MODEL}")
+    def extract(text: str) -> str:
+        return text
+
     # Exactly what Alloy sends (its plan, read once): the schema as compiled, and, since the fake is
     # not OpenAI's own endpoint, the system message that also states it.
     plan = extract.explain()
@@ -128,5 +131,5 @@ def make(base_url: str) -> Target:
         {"type": "json_schema", "json_schema": {"name": "Invoice", "schema": plan.schema, "strict": True}},
     )
     return Target(
-        "openai", raw, lambda: extract(PROMPT), raw_async, lambda: extract.async_(PROMPT), same, same_async
+        "openai", raw, raw_async, lambda: extract(PROMPT), lambda: extract.async_(PROMPT), same, same_async
     )

@@ -18,16 +18,8 @@ from targets.openai import KEY, MODEL, strict_schema
 ROUTES: dict[str, bytes] = {}  # served by targets/openai.py
 
 
-def make(base_url: str) -> Target:
+def make(base_url: str, with_alloy: bool = True) -> Target:
     import openai
-
-    import alloy
-
-    alloy.configure(openai_api_key=KEY, openai_base_url=f"{base_url}/v1", openai_api="responses")
-
-    @alloy.command(output=Invoice, model=f"openai:{MODEL}")
-    def extract(text: str) -> str:
-        return text
 
     client = openai.OpenAI(api_key=KEY, base_url=f"{base_url}/v1")
     aclients: dict[str, openai.AsyncOpenAI] = {}  # made on first use, inside the benchmark's event loop
@@ -55,13 +47,24 @@ def make(base_url: str) -> Target:
         return call, acall
 
     raw, raw_async = caller(None, strict_schema(Invoice.model_json_schema()))
+    if not with_alloy:
+        return Target("openai_responses", raw, raw_async)
+
+    import alloy
+
+    alloy.configure(openai_api_key=KEY, openai_base_url=f"{base_url}/v1", openai_api="responses")
+
+    @alloy.command(output=Invoice, model=f"openai:{MODEL}")
+    def extract(text: str) -> str:
+        return text
+
     plan = extract.explain()  # exactly what Alloy sends, read once
     same, same_async = caller(plan.system, plan.schema or {})
     return Target(
-        "openai (Responses)",
+        "openai_responses",
         raw,
-        lambda: extract(PROMPT),
         raw_async,
+        lambda: extract(PROMPT),
         lambda: extract.async_(PROMPT),
         same,
         same_async,
