@@ -374,7 +374,7 @@ def test_responses_sends_documented_request_shape(server: FakeServer) -> None:
     body = sent(server)
     assert server.requests[0].path == RESPONSES
     assert body["instructions"].startswith("Be terse.")
-    assert body["input"] == [{"role": "user", "content": "Where?"}]
+    assert body["input"] == [{"type": "message", "role": "user", "content": "Where?"}]
     assert body["text"]["format"]["type"] == "json_schema"
     assert body["max_output_tokens"] == 50
 
@@ -509,8 +509,33 @@ def test_reask_sends_the_validation_error(server: FakeServer, api: str, use: Non
     result = locate.run("the pin")
     assert result.output == Point(1, 2) and result.attempts == 2
     last = history(api, sent(server, 1))
-    assert last[-2] == {"role": "assistant", "content": '{"x": 1}'}
+    typed = {"type": "message"} if api == "responses" else {}
+    assert last[-2] == {**typed, "role": "assistant", "content": '{"x": 1}'}
     assert last[-1]["role"] == "user" and "y: Field required" in last[-1]["content"]
+
+
+def test_responses_input_items_all_carry_a_type(server: FakeServer) -> None:
+    """Every input item names its type, messages included: the spec makes ``type`` optional on a
+    message, but llama-server's /v1/responses answers 400 "Cannot determine type of 'item'" for an
+    assistant message without it (found against a real server, tests/local_llm)."""
+    server.replies += [
+        reply("responses", calls=[("call_1", "stock", '{"sku": "A1"}')]),
+        reply("responses", "not json"),
+        reply("responses", "3"),
+    ]
+    with override(
+        model="openai:local", openai_api_key=KEY, openai_base_url=server.url + "/v1", openai_api="responses"
+    ):
+        assert ask("How many A1?", output=int, tools=[stock]) == 3
+    items = sent(server)["input"]
+    assert [i["type"] for i in items] == [
+        "message",
+        "function_call",
+        "function_call_output",
+        "message",
+        "message",
+    ]
+    assert [i.get("role") for i in items if i["type"] == "message"] == ["user", "assistant", "user"]
 
 
 def test_truncated_answer_says_raise_max_tokens(server: FakeServer, api: str, use: None) -> None:
