@@ -99,6 +99,7 @@ class BaseCommand(Generic[P, T]):
         self._call = call
         self.contracts = call.contracts
         self.is_async = inspect.iscoroutinefunction(fn)
+        self._signature = inspect.signature(fn)  # once: building it took ~15% of Alloy's own time per call
         functools.update_wrapper(cast("Callable[..., Any]", self), fn)  # for __doc__, __name__, __wrapped__
 
     def __repr__(self) -> str:
@@ -117,7 +118,7 @@ class BaseCommand(Generic[P, T]):
 
     def _checked(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:
-            bound = inspect.signature(self.fn).bind(*args, **kwargs)
+            bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:
             raise TypeError(f"{self.fn.__qualname__}(): {exc}") from None
         if failure := check_require(self.contracts, self.fn, bound.arguments):

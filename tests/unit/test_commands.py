@@ -169,6 +169,16 @@ def test_require_on_command_fails_before_sending() -> None:
     assert model.requests == []
 
 
+def test_wrong_arguments_are_a_type_error_naming_the_command(driver: Driver) -> None:
+    """Arguments that do not fit the function's signature fail like a call would, before sending."""
+    model = ScriptedModel([])
+    with override(model=model), pytest.raises(TypeError, match=r"extract_invoice\(\): missing"):
+        driver(extract_invoice)
+    with override(model=model), pytest.raises(TypeError, match="extract_invoice"):
+        driver(extract_invoice, "a", "b")
+    assert model.requests == []
+
+
 def test_ensure_on_command_reasks_with_its_message(driver: Driver) -> None:
     """@ensure on a command checks the output; failure re-asks with the message."""
     model = ScriptedModel(['{"value": -1}', '{"value": 5}'])
