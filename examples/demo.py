@@ -55,7 +55,10 @@ def pick_model() -> tuple[str, str]:
     ):
         if key is not None:
             return model, "its API key is set"
-    return "fake", "no provider key set: the offline fake model (set OPENAI_API_KEY or ALLOY_MODEL for a real one)"
+    return (
+        "fake",
+        "no provider key set: the offline fake model (set OPENAI_API_KEY or ALLOY_MODEL for a real one)",
+    )
 
 
 def main() -> None:
@@ -66,7 +69,9 @@ def main() -> None:
     invoice = result.output
     assert isinstance(invoice, Invoice)
     print(invoice.model_dump_json(indent=2))
-    print(f"{result.usage.requests} request(s), {result.usage.total_tokens} tokens, {result.attempts} attempt(s)")
+    print(
+        f"{result.usage.requests} request(s), {result.usage.total_tokens} tokens, {result.attempts} attempt(s)"
+    )
 
 
 if __name__ == "__main__":
