@@ -123,13 +123,24 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     def extract(text: str) -> str:
         return text
 
-    # Exactly what Alloy sends (its plan, read once): the schema as compiled, and, since the fake is
-    # not OpenAI's own endpoint, the system message that also states it.
-    plan = extract.explain()
-    same, same_async = caller(
-        [{"role": "system", "content": plan.system}, {"role": "user", "content": PROMPT}],
-        {"type": "json_schema", "json_schema": {"name": "Invoice", "schema": plan.schema, "strict": True}},
-    )
+    # Exactly what Alloy sends, built once by its own plan and adapter: the schema as compiled and,
+    # since the fake is not OpenAI's own endpoint, a system message that also states it.
+    from alloy._messages import Message
+    from alloy.providers.openai import chat_kwargs
+
+    sent = chat_kwargs(extract.explain().request([Message("user", PROMPT)]), compatible=True)
+
+    def same() -> Invoice:
+        completion = client.chat.completions.create(**sent, stream=False)
+        return Invoice.model_validate_json(completion.choices[0].message.content or "")
+
+    async def same_async() -> Invoice:
+        aclient = aclients.get("c") or aclients.setdefault(
+            "c", openai.AsyncOpenAI(api_key=KEY, base_url=f"{base_url}/v1")
+        )
+        completion = await aclient.chat.completions.create(**sent, stream=False)
+        return Invoice.model_validate_json(completion.choices[0].message.content or "")
+
     return Target(
         "openai", raw, raw_async, lambda: extract(PROMPT), lambda: extract.async_(PROMPT), same, same_async
     )

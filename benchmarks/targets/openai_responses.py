@@ -7,7 +7,6 @@ the ``/v1/responses`` route of ``targets/openai.py``.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from invoice import PROMPT, Invoice
@@ -24,29 +23,28 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     client = openai.OpenAI(api_key=KEY, base_url=f"{base_url}/v1")
     aclients: dict[str, openai.AsyncOpenAI] = {}  # made on first use, inside the benchmark's event loop
 
-    def caller(
-        instructions: str | None, schema: dict[str, Any]
-    ) -> tuple[Callable[[], Invoice], Callable[[], Awaitable[Invoice]]]:
-        text: Any = {"format": {"type": "json_schema", "name": "Invoice", "schema": schema, "strict": True}}
-        items: Any = [{"role": "user", "content": PROMPT}]
-        system = instructions or openai.omit
+    text: Any = {
+        "format": {
+            "type": "json_schema",
+            "name": "Invoice",
+            "schema": strict_schema(Invoice.model_json_schema()),
+            "strict": True,
+        }
+    }
+    items: Any = [{"role": "user", "content": PROMPT}]
 
-        def call() -> Invoice:
-            response = client.responses.create(model=MODEL, input=items, text=text, instructions=system)
-            return Invoice.model_validate_json(response.output_text)
+    def raw() -> Invoice:
+        return Invoice.model_validate_json(
+            client.responses.create(model=MODEL, input=items, text=text).output_text
+        )
 
-        async def acall() -> Invoice:
-            aclient = aclients.get("c") or aclients.setdefault(
-                "c", openai.AsyncOpenAI(api_key=KEY, base_url=f"{base_url}/v1")
-            )
-            response = await aclient.responses.create(
-                model=MODEL, input=items, text=text, instructions=system
-            )
-            return Invoice.model_validate_json(response.output_text)
+    async def raw_async() -> Invoice:
+        aclient = aclients.get("c") or aclients.setdefault(
+            "c", openai.AsyncOpenAI(api_key=KEY, base_url=f"{base_url}/v1")
+        )
+        response = await aclient.responses.create(model=MODEL, input=items, text=text)
+        return Invoice.model_validate_json(response.output_text)
 
-        return call, acall
-
-    raw, raw_async = caller(None, strict_schema(Invoice.model_json_schema()))
     if not with_alloy:
         return Target("openai_responses", raw, raw_async)
 
@@ -58,8 +56,21 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     def extract(text: str) -> str:
         return text
 
-    plan = extract.explain()  # exactly what Alloy sends, read once
-    same, same_async = caller(plan.system, plan.schema or {})
+    # Exactly what Alloy sends, built once by its own plan and adapter.
+    from alloy._messages import Message
+    from alloy.providers.openai import responses_kwargs
+
+    sent = responses_kwargs(extract.explain().request([Message("user", PROMPT)]))
+
+    def same() -> Invoice:
+        return Invoice.model_validate_json(client.responses.create(**sent, stream=False).output_text)
+
+    async def same_async() -> Invoice:
+        aclient = aclients.get("c") or aclients.setdefault(
+            "c", openai.AsyncOpenAI(api_key=KEY, base_url=f"{base_url}/v1")
+        )
+        return Invoice.model_validate_json((await aclient.responses.create(**sent, stream=False)).output_text)
+
     return Target(
         "openai_responses",
         raw,
