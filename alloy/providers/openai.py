@@ -200,8 +200,12 @@ def _call(name: str, arguments: str, call_id: str) -> ToolCall:
     return ToolCall(name, args, call_id)  # pyright: ignore[reportUnknownArgumentType]
 
 
-def parse_responses(raw: OpenAIResponse) -> Response:
-    """A Responses API ``Response`` → a neutral ``Response`` (``incomplete`` → its reason)."""
+def parse_responses(raw: OpenAIResponse, max_output_tokens: int | None = None) -> Response:
+    """A Responses API ``Response`` → a neutral ``Response`` (``incomplete`` → its reason).
+
+    *max_output_tokens* is the cap that was sent: an answer that used all of it is ``length`` even
+    when the server says ``completed`` (llama-server does, for an answer it cut off).
+    """
     texts: list[str] = []
     calls: list[ToolCall] = []
     for item in raw.output:
@@ -214,6 +218,8 @@ def parse_responses(raw: OpenAIResponse) -> Response:
     if raw.status == "incomplete":
         reason = (raw.incomplete_details.reason if raw.incomplete_details else None) or "incomplete"
         finish = _INCOMPLETE.get(reason, reason)
+    elif max_output_tokens and not calls and usage.output_tokens >= max_output_tokens:
+        finish = "length"
     return Response("".join(texts), tuple(calls), usage, finish, raw.model)
 
 
@@ -371,13 +377,15 @@ class OpenAIAdapter(Adapter):
     def send(self, request: Request, settings: Settings) -> Response:
         api, kwargs = self.kwargs(request, settings)
         if api == "responses":
-            return parse_responses(self.client(settings).responses.create(**kwargs, stream=False))
+            raw = self.client(settings).responses.create(**kwargs, stream=False)
+            return parse_responses(raw, kwargs.get("max_output_tokens"))
         return parse_chat(self.client(settings).chat.completions.create(**kwargs, stream=False))
 
     async def asend(self, request: Request, settings: Settings) -> Response:
         api, kwargs = self.kwargs(request, settings)
         if api == "responses":
-            return parse_responses(await self.async_client(settings).responses.create(**kwargs, stream=False))
+            raw = await self.async_client(settings).responses.create(**kwargs, stream=False)
+            return parse_responses(raw, kwargs.get("max_output_tokens"))
         return parse_chat(await self.async_client(settings).chat.completions.create(**kwargs, stream=False))
 
     def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:

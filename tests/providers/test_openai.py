@@ -558,6 +558,27 @@ def test_incomplete_responses_answer_reports_length() -> None:
     assert adapter.parse_responses(raw).finish_reason == "length"
 
 
+def test_responses_answer_that_used_the_whole_cap_is_length(server: FakeServer) -> None:
+    """llama-server's /v1/responses answers ``status: "completed"`` with no ``incomplete_details``
+    for an answer it cut off at ``max_output_tokens`` (seen against a real server, tests/local_llm):
+    an answer that used every token of the cap is reported as cut off all the same."""
+    server.replies.append(reply("responses", '{"x": 1, "y', usage=(30, 5), model="local"))
+    with (
+        override(
+            model="openai:local",
+            openai_api_key=KEY,
+            openai_base_url=server.url + "/v1",
+            openai_api="responses",
+        ),
+        pytest.raises(CommandError) as info,
+    ):
+        ask("Where?", output=Point, retry=0, max_tokens=5)
+    assert "cut off at max_tokens (5)" in str(info.value)
+    completed = OpenAIResponse.model_validate(responses_body("Hello", usage=(30, 4)))
+    assert adapter.parse_responses(completed, max_output_tokens=5).finish_reason == "stop"
+    assert adapter.parse_responses(completed).finish_reason == "stop"
+
+
 # --- streaming -------------------------------------------------------------------------------------
 
 
