@@ -37,3 +37,12 @@ def lint(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """The overhead benchmark against a local fake server (``-- --quick`` for a smoke run)."""
     session.run(PY, "benchmarks/overhead.py", *session.posargs)
+
+
+@nox.session(python=False)
+def local_llm(session: nox.Session) -> None:
+    """A real model: build llama-server (once), start it, run the local_llm tests, stop it.
+
+    Not a default session: the first run compiles llama.cpp for several minutes.
+    """
+    session.run("bash", "scripts/local-llm.sh", "test", *session.posargs, env={"PYTHON": PY}, external=True)
