@@ -666,6 +666,45 @@ def test_not_found_model(claude: FakeServer) -> None:
     assert len(claude.requests) == 1
 
 
+def test_llama_server_usage_counts_cached_input(claude: FakeServer) -> None:
+    """llama-server's /v1/messages (recorded in tests/local_llm) reports the cached prompt apart:
+    ``{"cache_read_input_tokens": 31, "input_tokens": 1}``; both are input tokens."""
+    answer = message(text("Hello there."))
+    answer["usage"] = {"cache_read_input_tokens": 31, "input_tokens": 1, "output_tokens": 4}
+    claude.replies.append(Reply(200, answer))
+    result = ask_run("Say hi")
+    assert (result.usage.input_tokens, result.usage.output_tokens) == (32, 4)
+
+
+def test_openai_shaped_error_body_from_a_compatible_server(claude: FakeServer) -> None:
+    """llama-server answers /v1/messages errors in OpenAI's shape, without ``"type": "error"``
+    (recorded in tests/local_llm): still a clear, non-retried ProviderError."""
+    body = {
+        "error": {
+            "code": 400,
+            "message": "request (20031 tokens) exceeds the available context size (8192 tokens), try increasing it",
+            "type": "exceed_context_size_error",
+            "n_prompt_tokens": 20031,
+            "n_ctx": 8192,
+        }
+    }
+    claude.replies.append(Reply(400, body))
+    with pytest.raises(ProviderError, match="exceeds the available context size") as info:
+        ask("word " * 50)
+    assert info.value.status_code == 400 and not info.value.retryable
+    assert len(claude.requests) == 1
+
+
+def ask_run(prompt: str) -> Result[str]:
+    """``ask`` with the whole ``Result`` (usage included)."""
+
+    @command
+    def say() -> str:
+        return prompt
+
+    return say.run()
+
+
 # --- pure translation -------------------------------------------------------------------------------
 
 

@@ -25,7 +25,7 @@ from pydantic import BaseModel
 
 import alloy
 from alloy import CommandError, ConfigurationError, ProviderError, ask, command, override, tool
-from alloy._messages import Message, OutputFormat, Request, ToolCall, ToolSpec
+from alloy._messages import Message, OutputFormat, Request, Response, ToolCall, ToolSpec
 from alloy.providers import openai as adapter
 
 from .server import FakeServer, Reply, sse
@@ -584,6 +584,49 @@ def test_responses_answer_that_used_the_whole_cap_is_length(server: FakeServer) 
 
 def _stream_reply(api: str, deltas: list[str]) -> Reply:
     return chat_stream(deltas) if api == "chat" else responses_stream(deltas)
+
+
+def test_llama_server_responses_stream_shape(server: FakeServer) -> None:
+    """The event stream of llama-server's /v1/responses (recorded in tests/local_llm): events carry
+    no ``sequence_number``, ``output_index`` or ``content_index``; item and part events surround the
+    deltas; ``response.completed`` holds only id, object, created_at, status, model, output, usage."""
+    msg: dict[str, Any] = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "status": "completed",
+        "content": [{"type": "output_text", "annotations": [], "logprobs": [], "text": "What can I do"}],
+    }
+    head = {"id": "resp_1", "object": "response", "status": "in_progress"}
+    usage = {
+        "input_tokens": 32,
+        "output_tokens": 4,
+        "total_tokens": 36,
+        "input_tokens_details": {"cached_tokens": 31},
+    }
+    done = {**head, "created_at": 1, "status": "completed", "model": "local", "output": [msg], "usage": usage}
+    deltas = ["What", " can", " I", " do"]
+    events: list[tuple[str, dict[str, Any]]] = [
+        ("response.created", {"response": head}),
+        ("response.in_progress", {"response": head}),
+        ("response.output_item.added", {"item": {**msg, "status": "in_progress", "content": []}}),
+        ("response.content_part.added", {"item_id": "msg_1", "part": {"type": "output_text", "text": ""}}),
+        *[("response.output_text.delta", {"item_id": "msg_1", "delta": d}) for d in deltas],
+        ("response.output_text.done", {"item_id": "msg_1", "text": "What can I do"}),
+        ("response.content_part.done", {"item_id": "msg_1", "part": msg["content"][0]}),
+        ("response.output_item.done", {"item": msg}),
+        ("response.completed", {"response": done}),
+    ]
+    server.replies.append(sse(*[(name, {"type": name, **data}) for name, data in events], named=True))
+    with override(
+        model="openai:local", openai_api_key=KEY, openai_base_url=server.url + "/v1", openai_api="responses"
+    ):
+        request = Request("local", (Message("user", "Say hi"),), max_tokens=4)
+        *streamed, final = adapter.ADAPTER.stream(request, alloy.get_settings())
+    assert streamed == deltas
+    assert isinstance(final, Response)
+    assert final.text == "What can I do" and final.model == "local"
+    assert (final.usage.input_tokens, final.usage.output_tokens) == (32, 4)
 
 
 def test_stream_yields_deltas_in_order(server: FakeServer, api: str, use: None) -> None:
