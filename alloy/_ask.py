@@ -146,7 +146,7 @@ class Ask:
         **settings: Unpack[SettingsKwargs],
     ) -> Plan:
         """The plan such a call would follow under the current settings. Sends nothing."""
-        return _call(output, tools, settings).plan()
+        return _call(output, tools, settings).explain()
 
 
 ask = Ask()

@@ -24,7 +24,7 @@ from ._errors import CommandError, ConfigurationError
 from ._messages import Result
 from ._plan import Plan
 from ._plan import build as build_plan
-from ._settings import SettingsKwargs, check_names, resolve
+from ._settings import Settings, SettingsKwargs, check_names, resolve
 from ._tools import Tool, as_tool
 
 __all__ = ["AsyncCommand", "Command", "command"]
@@ -44,8 +44,22 @@ class Call(Generic[T]):
     contracts: list[Contract] = field(default_factory=list[Contract])
     name: str = "ask"
 
-    def plan(self) -> Plan:
+    _last: tuple[Settings, Plan] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def plan(self, fresh: bool = False) -> Plan:
+        """The plan under the current settings; reused while they are the same object (the settings
+        layers cache it), so a command in a loop plans once. *fresh*: plan again regardless."""
         settings = resolve(self.options, self.call_options)
+        last = self._last
+        if not fresh and last is not None and last[0] is settings:
+            return last[1]
+        plan = self.explain(settings)
+        self._last = (settings, plan)
+        return plan
+
+    def explain(self, settings: Settings | None = None) -> Plan:
+        """A new plan (never the cached one: the caller may keep or change it)."""
+        settings = settings or resolve(self.options, self.call_options)
         return build_plan(
             self.output, self.tools, settings, [c for c in self.contracts if c.kind == "ensure"]
         )
@@ -114,7 +128,7 @@ class BaseCommand(Generic[P, T]):
 
     def explain(self) -> Plan:
         """The plan under the current settings: modes, the exact schema and tools sent, notes. Sends nothing."""
-        return self._call.plan()
+        return self._call.explain()
 
     def _checked(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:

@@ -9,6 +9,7 @@ here that the engine could decide.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,8 +22,8 @@ from ._pricing import priced
 from ._tools import arun_call, run_call
 from .providers import UnsupportedFeature
 
-Planner = Callable[[], Plan]
-"""Builds the plan; called again if the endpoint refuses a feature the first plan relied on."""
+Planner = Callable[[bool], Plan]
+"""Gives the plan (``True``: build it afresh, after the endpoint refused a feature it relied on)."""
 
 _REPLANS = 2
 
@@ -34,7 +35,7 @@ log = logging.getLogger("alloy.drivers")
 
 def run(planner: Planner, prompt: str, *, name: str, stream: bool = False) -> Iterator[str | Result[Any]]:
     """Run one call: text deltas (when streaming), then the ``Result``."""
-    plan = planner()
+    plan = _own(planner(False))
     for replans in range(_REPLANS + 1):
         _log_plan(name, plan)
         with _telemetry.call_span(plan, name) as span:
@@ -48,7 +49,13 @@ def run(planner: Planner, prompt: str, *, name: str, stream: bool = False) -> It
             except UnsupportedFeature as exc:
                 if replans == _REPLANS:
                     raise
-                plan = _replan(planner, plan, exc, name)
+                plan = _own(_replan(planner, plan, exc, name))
+
+
+def _own(plan: Plan) -> Plan:
+    """Plans are cached and shared by calls; with telemetry on, each call gets its own, since
+    its spans are keyed by the plan."""
+    return copy.copy(plan) if plan.settings.telemetry else plan
 
 
 def _replan(planner: Planner, plan: Plan, exc: UnsupportedFeature, name: str) -> Plan:
@@ -57,7 +64,7 @@ def _replan(planner: Planner, plan: Plan, exc: UnsupportedFeature, name: str) ->
     Native tools refused while the new plan still sends them (``tool_mode="native"`` forced) cannot
     be planned around: *exc* is raised at once instead of repeating the request.
     """
-    new = planner()
+    new = planner(True)
     if exc.feature == "tools" and new.tool_mode == "native":
         raise exc
     log.debug("%s: %s; planning again without it", name, exc)
@@ -95,14 +102,15 @@ def _steps(plan: Plan, prompt: str, stream: bool) -> Iterator[str | Result[Any]]
 
 
 def _send(plan: Plan, request: Request) -> Response:
-    for attempt in _retry.attempts(plan.settings):
-        _log_attempt(plan, attempt.num)
-        with attempt, _telemetry.request_span(plan, request, attempt.num) as span:
+    def once(attempt: int) -> Response:
+        _log_attempt(plan, attempt)
+        with _telemetry.request_span(plan, request, attempt) as span:
             with _retry.classified(plan.adapter):
                 response = plan.adapter.send(request, plan.settings)
             _telemetry.record_response(span, response)
             return response
-    raise AssertionError("unreachable: stamina raises once attempts are spent")  # pragma: no cover
+
+    return _retry.call(plan.settings, once)
 
 
 def _stream(plan: Plan, request: Request) -> Generator[str, None, Response]:
@@ -146,7 +154,7 @@ async def arun(
     planner: Planner, prompt: str, *, name: str, stream: bool = False
 ) -> AsyncIterator[str | Result[Any]]:
     """The async twin of ``run``: the same engine, awaited."""
-    plan = planner()
+    plan = _own(planner(False))
     for replans in range(_REPLANS + 1):
         _log_plan(name, plan)
         with _telemetry.call_span(plan, name) as span:
@@ -160,7 +168,7 @@ async def arun(
             except UnsupportedFeature as exc:
                 if replans == _REPLANS:
                     raise
-                plan = _replan(planner, plan, exc, name)
+                plan = _own(_replan(planner, plan, exc, name))
 
 
 async def _asteps(plan: Plan, prompt: str, stream: bool) -> AsyncIterator[str | Result[Any]]:
@@ -186,14 +194,15 @@ async def _asteps(plan: Plan, prompt: str, stream: bool) -> AsyncIterator[str | 
 
 
 async def _asend(plan: Plan, request: Request) -> Response:
-    async for attempt in _retry.aattempts(plan.settings):
-        _log_attempt(plan, attempt.num)
-        with attempt, _telemetry.request_span(plan, request, attempt.num) as span:
+    async def once(attempt: int) -> Response:
+        _log_attempt(plan, attempt)
+        with _telemetry.request_span(plan, request, attempt) as span:
             with _retry.classified(plan.adapter):
                 response = await plan.adapter.asend(request, plan.settings)
             _telemetry.record_response(span, response)
             return response
-    raise AssertionError("unreachable")  # pragma: no cover
+
+    return await _retry.acall(plan.settings, once)
 
 
 async def _astream(plan: Plan, request: Request) -> AsyncIterator[str | Response]:

@@ -9,9 +9,9 @@ engine does that, with new messages.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import stamina
 
@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from .providers import Adapter
 
 log = logging.getLogger("alloy.retry")
+
+T = TypeVar("T")
 
 
 def _backoff(settings: Settings) -> Callable[[Exception], bool | float]:
@@ -48,6 +50,44 @@ def attempts(settings: Settings) -> Iterator[stamina.Attempt]:
 def aattempts(settings: Settings) -> AsyncIterator[stamina.Attempt]:
     """The same, for ``async for``."""
     return _context(settings)
+
+
+def call(settings: Settings, once: Callable[[int], T]) -> T:
+    """``once(1)``; on a transient ``ProviderError``, more attempts with stamina's backoff.
+
+    The first try runs outside stamina: retry machinery costs tens of microseconds per request
+    and almost every request succeeds. When one fails, stamina's first attempt replays that
+    failure, so its backoff (and ``Retry-After``) applies before the second try exactly as if it
+    had run from the start. *once* gets the attempt number.
+    """
+    try:
+        return once(1)
+    except ProviderError as exc:
+        if not exc.retryable:
+            raise
+        failed = exc
+    for attempt in attempts(settings):
+        with attempt:
+            if attempt.num == 1:
+                raise failed
+            return once(attempt.num)
+    raise AssertionError("unreachable: stamina raises once attempts are spent")  # pragma: no cover
+
+
+async def acall(settings: Settings, once: Callable[[int], Awaitable[T]]) -> T:
+    """The async twin of ``call``."""
+    try:
+        return await once(1)
+    except ProviderError as exc:
+        if not exc.retryable:
+            raise
+        failed = exc
+    async for attempt in aattempts(settings):
+        with attempt:
+            if attempt.num == 1:
+                raise failed
+            return await once(attempt.num)
+    raise AssertionError("unreachable: stamina raises once attempts are spent")  # pragma: no cover
 
 
 def _context(settings: Settings) -> Any:  # stamina's iterator class, both sync and async, is private
