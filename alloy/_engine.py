@@ -115,7 +115,10 @@ def run(plan: Plan, prompt: str, *, stream: bool = False) -> Run:
                     max_turns=settings.max_tool_turns, turns_taken=turns, partial_text="\n".join(texts)
                 ) from None
             turns += 1
-            messages += [Message("assistant", raw), Message("user", str(exc))]
+            feedback = str(exc)
+            if response.finish_reason == "length":  # a cut-off step: say so, not just "not JSON"
+                feedback = f"Your reply was cut off at the token limit. Keep the thought short. {feedback}"
+            messages += [Message("assistant", raw), Message("user", feedback)]
             continue
         if not isinstance(output, _Invalid) and (failure := check_ensure(plan.ensures, output)):
             output = _Invalid(f"The answer broke a contract: {failure}")

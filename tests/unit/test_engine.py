@@ -215,3 +215,13 @@ def test_answer_cut_off_at_max_tokens_says_so() -> None:
         step(gen, Response('{"number": "4', finish_reason="length"))
     assert "cut off at max_tokens (8)" in str(info.value) and "ALLOY_MAX_TOKENS" in str(info.value)
     assert info.value.raw == '{"number": "4'
+
+
+def test_react_step_cut_off_at_the_token_limit_says_so() -> None:
+    """A ReAct step truncated at max_tokens is answered with that reason, not only "not JSON"."""
+    gen = run(plan_for(int, [add], tool_mode="react"), "p")
+    step(gen)
+    effect = step(
+        gen, Response('{"thought": "Let me think about this very carefully and', finish_reason="length")
+    )
+    assert "cut off at the token limit" in effect.request.messages[-1].content
