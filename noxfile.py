@@ -10,7 +10,7 @@ import sys
 
 import nox
 
-nox.options.sessions = ["tests", "typecheck", "lint"]
+nox.options.sessions = ["tests", "typecheck", "lint", "docs", "bench_quick"]
 PY = sys.executable  # the environment nox itself was installed into
 
 
@@ -31,6 +31,20 @@ def lint(session: nox.Session) -> None:
     """ruff lint and format check."""
     session.run(PY, "-m", "ruff", "check", ".")
     session.run(PY, "-m", "ruff", "format", "--check", ".")
+
+
+@nox.session(python=False)
+def docs(session: nox.Session) -> None:
+    """The docs site, built strict: a broken link or a missing API reference fails."""
+    session.run(
+        PY, "-m", "mkdocs", "build", "--strict", "--site-dir", ".cache/site", env={"NO_MKDOCS_2_WARNING": "1"}
+    )
+
+
+@nox.session(python=False)
+def bench_quick(session: nox.Session) -> None:
+    """A few calls of the overhead benchmark, to prove it runs (numbers from it mean little)."""
+    session.run(PY, "benchmarks/overhead.py", "--quick")
 
 
 @nox.session(python=False)
