@@ -57,6 +57,8 @@ class Plan:
     returns_none: bool = field(repr=False)
     codec: Compiled | None = field(repr=False)
     tool_table: dict[str, Tool[..., Any]] = field(repr=False)
+    tool_codecs: dict[str, Compiled] = field(repr=False)
+    """Tools sent with strict schemas: their arguments come back encoded and are decoded first."""
     system: str | None = field(repr=False)
     ensures: list[Contract] = field(repr=False)
     temperature: float | None = field(repr=False)
@@ -147,6 +149,9 @@ def build(
     codec: Compiled | None = None
     output_mode: OutputMode = "text"
     sent_tools: list[ToolSpec] = specs if tool_mode == "native" else []
+    tool_codecs: dict[str, Compiled] = {}
+    if tool_mode == "native" and caps.strict_tools:
+        sent_tools, tool_codecs = _strict_tools(specs, caps.schema_dialect)
 
     if tool_mode == "react":
         answer = out.schema if out else {"type": "string"}
@@ -188,12 +193,37 @@ def build(
         returns_none=output is None,
         codec=codec,
         tool_table=table,
+        tool_codecs=tool_codecs,
         system="\n\n".join(system_parts) or None,
         ensures=list(ensures),
         temperature=temperature,
     )
     log.debug("plan for %s: output_mode=%s tool_mode=%s", type_name(output), output_mode, tool_mode)
     return plan
+
+
+def _strict_tools(specs: Sequence[ToolSpec], dialect: SchemaDialect) -> tuple[list[ToolSpec], dict[str, Compiled]]:
+    """Tool specs compiled strict where the dialect can express them (else sent as they are)."""
+    sent: list[ToolSpec] = []
+    codecs: dict[str, Compiled] = {}
+    for spec in specs:
+        compiled = _compiled_tool(spec.name, spec.parameters, dialect)
+        if compiled.strict:
+            sent.append(ToolSpec(spec.name, spec.description, compiled.schema, strict=True))
+            codecs[spec.name] = compiled
+        else:
+            sent.append(spec)
+    return sent, codecs
+
+
+def _compiled_tool(name: str, parameters: dict[str, Any], dialect: SchemaDialect) -> Compiled:
+    key = (name, json.dumps(parameters, sort_keys=True), dialect)
+    if (hit := _tool_cache.get(key)) is None:
+        hit = _tool_cache[key] = compile_schema(parameters, dialect)
+    return hit
+
+
+_tool_cache: dict[tuple[str, str, str], Compiled] = {}
 
 
 def _output_mode(caps: Capabilities, codec: Compiled, notes: list[str]) -> tuple[OutputMode, dict[str, Any]]:

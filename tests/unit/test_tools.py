@@ -16,7 +16,8 @@ import pydantic
 import pytest
 from typing_extensions import TypedDict
 
-from alloy import ToolError, ToolLoopLimitExceeded, command, ensure, override, require, tool
+from alloy import ToolError, ToolLoopLimitExceeded, ask, command, ensure, override, require, tool
+from alloy.providers import Capabilities
 from alloy.testing import ScriptedModel, ToolCall
 
 from .conftest import Driver
@@ -474,3 +475,33 @@ def test_tool_name_and_description_overrides() -> None:
     def f(sku: str) -> None: ...
 
     assert (f.spec.name, f.spec.description) == ("reserve", "Hold units for an order.")
+
+
+class _StrictModel(ScriptedModel):
+    """A model whose provider takes strict tool schemas in the OpenAI dialect."""
+
+    def capabilities(self, model: str, settings: object) -> Capabilities:  # type: ignore[override]
+        return Capabilities(output_mode="native_strict", schema_dialect="openai_strict", strict_tools=True)
+
+
+def test_strict_tool_schemas_are_sent_and_arguments_decoded() -> None:
+    """With strict tools, the spec is compiled strict and the encoded arguments decode back for the tool."""
+    seen: list[tuple[str, int, dict[str, str] | None]] = []
+
+    @tool
+    def search(query: str, limit: int = 5, tags: dict[str, str] | None = None) -> int:
+        """Search."""
+        seen.append((query, limit, tags))
+        return 0
+
+    model = _StrictModel(
+        [
+            ToolCall("search", {"query": "q", "limit": None, "tags": [{"key": "a", "value": "b"}]}),
+            '{"value": 0}',
+        ]
+    )
+    assert ask("x", output=int, tools=[search], model=model) == 0
+    spec = model.requests[0].tools[0]
+    assert spec.strict and spec.parameters["required"] == ["query", "limit", "tags"]
+    assert spec.parameters["additionalProperties"] is False
+    assert seen == [("q", 5, {"a": "b"})]
