@@ -38,6 +38,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 SIDES = ("raw", "same_request", "alloy")
+IMPORTS = ("import alloy", "import openai", "import anthropic", "import google.genai", "import pydantic")
 Results = dict[str, dict[str, dict[str, float]]]  # target -> side -> measure -> value
 
 
@@ -266,13 +267,16 @@ def main() -> None:
     if args.profile:
         return
     runs = 3 if args.quick else 7
-    imports = {stmt: import_time(stmt, runs) for stmt in ("import alloy", "import openai", "import pydantic")}
-    print(render(args, results, imports))
+    imports = {stmt: import_time(stmt, runs) for stmt in IMPORTS}
+    notes = {name: note for name in results if (note := getattr(modules()[name], "NOTE", None))}
+    print(render(args, results, imports, notes))
     if args.json:
         args.json.write_text(json.dumps({"results": results, "imports": imports}, indent=2))
 
 
-def render(args: argparse.Namespace, results: Results, imports: dict[str, float]) -> str:
+def render(
+    args: argparse.Namespace, results: Results, imports: dict[str, float], notes: dict[str, str] | None = None
+) -> str:
     rows = [
         ("client CPU / call, sync", "sync_cpu", "µs"),
         ("wall / call, sync", "sync_wall", "µs"),
@@ -299,6 +303,8 @@ def render(args: argparse.Namespace, results: Results, imports: dict[str, float]
                 f"| {name:<18} | {label:<34} | {_show(raw, unit):>10} | {same_cells[0]:>12} "
                 f"| {_show(alloy, unit):>10} | {alloy / raw:>8.2f}x | {same_cells[1]:>10} |"
             )
+    if notes:
+        out += [""] + [f"- `{name}`: {note}." for name, note in notes.items()]
     out += ["", "Import time (fresh interpreter, fastest run, minus `python -c pass`):", ""]
     out += [f"- `{stmt}`: {seconds * 1000:.0f} ms" for stmt, seconds in imports.items()]
     return "\n".join(out)

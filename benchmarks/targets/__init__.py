@@ -6,7 +6,9 @@ A target module defines:
   serves the routes of every target);
 - ``make(base_url, with_alloy=True) -> Target``: the call functions, set up against the fake
   server; with ``with_alloy=False`` it must not import Alloy (the raw side's memory is measured
-  that way) and leaves the Alloy-made sides ``None``.
+  that way) and leaves the Alloy-made sides ``None``;
+- ``NOTE`` (optional): one line shown under the table, for a target whose columns hold other
+  sides than the usual three (``openai_telemetry``: Alloy with telemetry off and on).
 
 Adding a provider's row is adding one module here.
 """
