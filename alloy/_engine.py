@@ -170,7 +170,9 @@ def _tool_calls(plan: Plan, response: Response) -> tuple[ToolCall, ...]:
         return ()
     if plan.tool_codecs:  # strict tool schemas: arguments arrive in the wire encoding
         return tuple(
-            ToolCall(c.name, codec.decode(c.arguments), c.id) if (codec := plan.tool_codecs.get(c.name)) else c
+            ToolCall(c.name, codec.decode(c.arguments), c.id)
+            if (codec := plan.tool_codecs.get(c.name))
+            else c
             for c in response.tool_calls
         )
     return response.tool_calls

@@ -202,7 +202,9 @@ def build(
     return plan
 
 
-def _strict_tools(specs: Sequence[ToolSpec], dialect: SchemaDialect) -> tuple[list[ToolSpec], dict[str, Compiled]]:
+def _strict_tools(
+    specs: Sequence[ToolSpec], dialect: SchemaDialect
+) -> tuple[list[ToolSpec], dict[str, Compiled]]:
     """Tool specs compiled strict where the dialect can express them (else sent as they are)."""
     sent: list[ToolSpec] = []
     codecs: dict[str, Compiled] = {}
