@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
 
 import pytest
 
-from alloy import ask, command, override, tool
+from alloy import ask, override
+
+from .scenarios import extract_invoice, to_usd
 
 pytestmark = [
     pytest.mark.live,
@@ -22,29 +23,6 @@ pytestmark = [
 ]
 
 MODEL = "anthropic:" + os.environ.get("ALLOY_TEST_ANTHROPIC_MODEL", "claude-haiku-4-5")
-
-
-@dataclass
-class Invoice:
-    number: str
-    total: float
-    line_items: dict[str, int]
-
-
-@command(output=Invoice)
-def extract_invoice(text: str) -> str:
-    return f"Extract the invoice. `line_items` maps each product to its quantity.\n\n{text}"
-
-
-@tool
-def exchange_rate(currency: str) -> float:
-    """The value of one unit of *currency* in US dollars."""
-    return {"EUR": 1.25, "GBP": 1.5}.get(currency.upper(), 1.0)
-
-
-@command(output=float, tools=[exchange_rate])
-def to_usd(amount: float, currency: str) -> str:
-    return f"Convert {amount} {currency} to US dollars. Use the exchange_rate tool."
 
 
 def test_typed_extraction() -> None:

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import pytest
 
-from alloy import ask, command, override, tool
+from alloy import ask, command, override
+
+from .scenarios import exchange_rate, extract_invoice, to_usd
 
 pytestmark = [
     pytest.mark.live,
@@ -24,29 +26,6 @@ pytestmark = [
 
 MODEL = "gemini:" + os.environ.get("ALLOY_TEST_GEMINI_MODEL", "gemini-2.5-flash")
 GEMINI3 = "gemini:" + os.environ.get("ALLOY_TEST_GEMINI3_MODEL", "gemini-3-flash-preview")
-
-
-@dataclass
-class Invoice:
-    number: str
-    total: float
-    line_items: dict[str, int]
-
-
-@command(output=Invoice)
-def extract_invoice(text: str) -> str:
-    return f"Extract the invoice. `line_items` maps each product to its quantity.\n\n{text}"
-
-
-@tool
-def exchange_rate(currency: str) -> float:
-    """The value of one unit of *currency* in US dollars."""
-    return {"EUR": 1.25, "GBP": 1.5}.get(currency.upper(), 1.0)
-
-
-@command(output=float, tools=[exchange_rate])
-def to_usd(amount: float, currency: str) -> str:
-    return f"Convert {amount} {currency} to US dollars. Use the exchange_rate tool."
 
 
 @dataclass

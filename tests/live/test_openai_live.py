@@ -7,39 +7,17 @@ fixture leaves the environment alone for tests marked ``live``, so the key reach
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 
 import pytest
 
-from alloy import command, override, tool
+from alloy import override
+
+from .scenarios import extract_invoice, to_usd
 
 pytestmark = [
     pytest.mark.live,
     pytest.mark.skipif(not os.environ.get("OPENAI_API_KEY"), reason="OPENAI_API_KEY is not set"),
 ]
-
-
-@dataclass
-class Invoice:
-    number: str
-    total: float
-    line_items: dict[str, int]
-
-
-@command(output=Invoice)
-def extract_invoice(text: str) -> str:
-    return f"Extract the invoice. `line_items` maps each product to its quantity.\n\n{text}"
-
-
-@tool
-def exchange_rate(currency: str) -> float:
-    """The value of one unit of *currency* in US dollars."""
-    return {"EUR": 1.25, "GBP": 1.5}.get(currency.upper(), 1.0)
-
-
-@command(output=float, tools=[exchange_rate])
-def to_usd(amount: float, currency: str) -> str:
-    return f"Convert {amount} {currency} to US dollars. Use the exchange_rate tool."
 
 
 @pytest.mark.parametrize("api", ["responses", "chat"])
