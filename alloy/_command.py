@@ -25,7 +25,7 @@ from ._messages import Result
 from ._plan import Plan
 from ._plan import build as build_plan
 from ._settings import Settings, SettingsKwargs, check_names, resolve
-from ._tools import Tool, as_tool
+from ._tools import Tool, as_tool, command_tool
 
 __all__ = ["AsyncCommand", "Command", "command"]
 
@@ -129,6 +129,11 @@ class BaseCommand(Generic[P, T]):
     def explain(self) -> Plan:
         """The plan under the current settings: modes, the exact schema and tools sent, notes. Sends nothing."""
         return self._call.explain()
+
+    def __alloy_tool__(self) -> Tool[..., Any]:
+        """This command as a tool of another command: the function's parameters, the command's answer."""
+        body: Callable[..., Any] = getattr(self, "async_" if self.is_async else "__call__")
+        return command_tool(self.fn, body, is_async=self.is_async)
 
     def _checked(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         try:

@@ -11,7 +11,7 @@ import asyncio
 import functools
 import inspect
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar, cast, overload
+from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload, runtime_checkable
 
 import docstring_parser
 import pydantic
@@ -20,9 +20,6 @@ import pydantic_core
 from ._contracts import Contract, check_ensure, check_require, contracts_of
 from ._errors import ConfigurationError, ToolError
 from ._messages import Message, ToolCall, ToolSpec
-
-if TYPE_CHECKING:
-    from ._command import BaseCommand
 
 __all__ = ["tool"]
 
@@ -119,24 +116,30 @@ def serialize(value: Any) -> str:
     return pydantic_core.to_json(value, fallback=repr).decode()
 
 
+@runtime_checkable
+class ToolSource(Protocol):
+    """Something that describes itself as a tool (a command does), so this module need not know it."""
+
+    def __alloy_tool__(self) -> Tool[..., Any]: ...
+
+
 def as_tool(obj: Any) -> Tool[..., Any]:
     """A ``Tool`` for anything allowed in ``tools=[...]``: a tool, a command, a plain function."""
     if isinstance(obj, Tool):
         return cast("Tool[..., Any]", obj)
-    from ._command import BaseCommand
-
-    if isinstance(obj, BaseCommand):
-        return _command_tool(cast("BaseCommand[..., Any]", obj))
+    if isinstance(obj, ToolSource):
+        return obj.__alloy_tool__()
     if callable(obj):
         return Tool(obj)
     raise ConfigurationError(f"tools=[...] takes functions, @tool objects or commands, not {obj!r}.")
 
 
-def _command_tool(cmd: BaseCommand[..., Any]) -> Tool[..., Any]:
-    fn = cmd.fn
+def command_tool(fn: Callable[..., Any], call: Callable[..., Any], *, is_async: bool) -> Tool[..., Any]:
+    """A tool whose parameters are *fn*'s and whose body is *call* (a command runs itself)."""
     t: Tool[..., Any] = Tool(fn, name=fn.__name__)
-    t.fn = cmd.async_ if cmd.is_async else cmd  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]
-    t.is_async = cmd.is_async
+    _ = t.arguments_model  # built from fn's signature before the body takes its place
+    t.fn = call
+    t.is_async = is_async
     t.contracts = []  # the command checks its own contracts when it runs
     return t
 
