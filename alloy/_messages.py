@@ -103,6 +103,10 @@ class Usage:
     input_tokens: int = 0
     output_tokens: int = 0
     requests: int = 0
+    cached_input_tokens: int = 0
+    """Input tokens read from the provider's prompt cache (part of ``input_tokens``)."""
+    cache_write_tokens: int = 0
+    """Input tokens written to the provider's prompt cache, where it reports them."""
 
     @property
     def total_tokens(self) -> int:
@@ -113,12 +117,15 @@ class Usage:
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             self.requests + other.requests,
+            self.cached_input_tokens + other.cached_input_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
         )
 
     def __repr__(self) -> str:
         return (
             f"Usage(input_tokens={self.input_tokens}, output_tokens={self.output_tokens}, "
-            f"total_tokens={self.total_tokens}, requests={self.requests})"
+            f"total_tokens={self.total_tokens}, requests={self.requests}, "
+            f"cached_input_tokens={self.cached_input_tokens}, cache_write_tokens={self.cache_write_tokens})"
         )
 
 

@@ -38,6 +38,7 @@ __all__ = ["Settings", "SettingsKwargs", "configure", "get_settings", "override"
 
 ToolModeSetting = Literal["native", "react", "auto"]
 OpenAIApi = Literal["responses", "chat", "auto"]
+CassetteMode = Literal["once", "replay", "record"]
 
 
 def _json_object(value: Any) -> Any:
@@ -117,6 +118,15 @@ class Settings(BaseSettings):
         BeforeValidator(_json_object),
         _f("Provider request parameters, passed as they are (env: JSON); merged key by key across layers."),
     ] = {}  # pydantic copies mutable defaults
+    map_concurrency: Annotated[
+        int, _f("Requests in flight at most in `map` (halved on a 429, then climbing back).", ge=1)
+    ] = 16
+    prompt_cache: Annotated[
+        bool, _f("Keep the stable prefix (system, tools, schema) first and mark it cacheable.")
+    ] = True
+    cassette_mode: Annotated[
+        CassetteMode | None, _f("Overrides every cassette's mode: `once`, `replay` or `record`.")
+    ] = None
     openai_api_key: Annotated[
         SecretStr | None, _f("OpenAI API key.", "ALLOY_OPENAI_API_KEY", "OPENAI_API_KEY")
     ] = None
@@ -161,6 +171,9 @@ class SettingsKwargs(TypedDict, total=False):
     telemetry: bool
     telemetry_content: bool
     extra: dict[str, Any]
+    map_concurrency: int
+    prompt_cache: bool
+    cassette_mode: CassetteMode | None
     openai_api_key: str | SecretStr | None
     openai_base_url: str | None
     anthropic_api_key: str | SecretStr | None
