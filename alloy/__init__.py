@@ -25,6 +25,7 @@ from ._errors import (
     ToolError,
     ToolLoopLimitExceeded,
 )
+from ._map import MapResult, Outcome
 from ._messages import Result, Usage
 from ._outputs import register_type
 from ._plan import Plan
@@ -38,6 +39,8 @@ __all__ = [
     "Command",
     "CommandError",
     "ConfigurationError",
+    "MapResult",
+    "Outcome",
     "Plan",
     "ProviderError",
     "Result",
