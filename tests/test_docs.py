@@ -95,3 +95,31 @@ def test_example_script_prints_its_expected_output(script: Path, tmp_path: Path)
         [sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True, check=True
     )
     assert done.stdout == script.with_suffix(".out").read_text()
+
+
+FIRST_CONTACT = [ROOT / "README.md", ROOT / "docs" / "quickstart.md", ROOT / "docs" / "index.md"]
+
+
+@pytest.mark.parametrize("page", FIRST_CONTACT, ids=lambda p: p.name)
+def test_first_contact_examples_paste_into_a_file(page: Path) -> None:
+    """The examples a newcomer copies first are plain modules: no top-level ``await``."""
+    for number, source in enumerate(blocks(page), 1):
+        compile(source, f"{page.name}[block {number}]", "exec")  # SyntaxError on a top-level await
+
+
+@pytest.mark.parametrize("page", FIRST_CONTACT, ids=lambda p: p.name)
+def test_install_instructions_install_this_project(page: Path) -> None:
+    """``pip install alloy-ai`` fetches an unrelated package from PyPI: the pages install the checkout."""
+    text = page.read_text()
+    commands = [line for line in text.splitlines() if re.match(r"\s*(\.venv/bin/)?pip install", line)]
+    assert not [c for c in commands if "alloy-ai" in c]
+    assert "pip install -e" in text
+    assert "not on PyPI" in text or "not published on PyPI" in text
+
+
+def test_version_follows_the_roadmap() -> None:
+    """The v0.2-v0.7 milestones are done (SPEC §17 Version)."""
+    import alloy
+
+    major, minor, *_ = map(int, alloy.__version__.split("."))
+    assert (major, minor) >= (0, 7)
