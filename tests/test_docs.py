@@ -119,7 +119,8 @@ def test_install_instructions_install_this_project(page: Path) -> None:
 
 def test_version_follows_the_roadmap() -> None:
     """The v0.2-v0.7 milestones are done (SPEC §17 Version)."""
+    from packaging.version import Version
+
     import alloy
 
-    major, minor, *_ = map(int, alloy.__version__.split("."))
-    assert (major, minor) >= (0, 7)
+    assert Version(alloy.__version__) >= Version("0.7")
