@@ -16,9 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import _engine, _retry, _telemetry
+from ._errors import CommandError
 from ._messages import Message, Request, Response, Result, ToolCall
 from ._plan import Plan
-from ._pricing import priced
+from ._pricing import estimate, priced
 from ._tools import arun_call, run_call
 from .providers import UnsupportedFeature
 
@@ -46,10 +47,19 @@ def run(planner: Planner, prompt: str, *, name: str, stream: bool = False) -> It
                         _telemetry.record_result(span, item)
                     yield item
                 return
+            except CommandError as exc:
+                _price(plan, exc)
+                raise
             except UnsupportedFeature as exc:
                 if replans == _REPLANS:
                     raise
                 plan = _own(_replan(planner, plan, exc, name))
+
+
+def _price(plan: Plan, exc: CommandError) -> None:
+    """Put the cost of what the call spent on *exc*, so a failed call does not hide it."""
+    if exc.cost is None:
+        exc.cost = estimate(plan.provider, plan.model, exc.usage)
 
 
 def _own(plan: Plan) -> Plan:
@@ -165,6 +175,9 @@ async def arun(
                         _telemetry.record_result(span, item)
                     yield item
                 return
+            except CommandError as exc:
+                _price(plan, exc)
+                raise
             except UnsupportedFeature as exc:
                 if replans == _REPLANS:
                     raise

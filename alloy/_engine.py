@@ -81,7 +81,10 @@ def run(plan: Plan, prompt: str, *, stream: bool = False) -> Run:
         if calls:
             if turns >= settings.max_tool_turns:
                 raise ToolLoopLimitExceeded(
-                    max_turns=settings.max_tool_turns, turns_taken=turns, partial_text="\n".join(texts)
+                    max_turns=settings.max_tool_turns,
+                    turns_taken=turns,
+                    partial_text="\n".join(texts),
+                    usage=usage,
                 )
             turns += 1
             if plan.tool_mode == "react":
@@ -112,7 +115,10 @@ def run(plan: Plan, prompt: str, *, stream: bool = False) -> Run:
         except _BadStep as exc:  # a ReAct turn that is not a step counts as a turn
             if turns >= settings.max_tool_turns:
                 raise ToolLoopLimitExceeded(
-                    max_turns=settings.max_tool_turns, turns_taken=turns, partial_text="\n".join(texts)
+                    max_turns=settings.max_tool_turns,
+                    turns_taken=turns,
+                    partial_text="\n".join(texts),
+                    usage=usage,
                 ) from None
             turns += 1
             feedback = str(exc)
@@ -141,6 +147,7 @@ def run(plan: Plan, prompt: str, *, stream: bool = False) -> Run:
                 raw=raw or _output_call_text(response),
                 errors=errors,
                 attempts=attempts,
+                usage=usage,
             )
         attempts += 1
         messages += _reask(plan, response, str(output))

@@ -15,8 +15,13 @@ Nothing secret goes into them: keys never, whole prompts never.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import email.utils
+import math
+import time
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+from ._messages import Usage
 
 __all__ = [
     "AlloyError",
@@ -52,6 +57,9 @@ class CommandError(AlloyError):
         raw: the last answer the model gave (text), or ``None`` if it gave none.
         errors: the validation or contract errors of the last attempt, as text.
         attempts: how many answers were asked for (1 + re-asks).
+        usage: the tokens and requests spent on the call before it failed (all of them: tool
+            turns and re-asks included), as ``Result.usage`` would have been.
+        cost: the estimated cost in USD of ``usage``, where the model's price is known.
     """
 
     def __init__(
@@ -61,11 +69,15 @@ class CommandError(AlloyError):
         raw: str | None = None,
         errors: Sequence[str] = (),
         attempts: int = 0,
+        usage: Usage | None = None,
+        cost: float | None = None,
     ) -> None:
         super().__init__(message)
         self.raw = raw
         self.errors = list(errors)
         self.attempts = attempts
+        self.usage = usage if usage is not None else Usage()
+        self.cost = cost
 
 
 class ToolLoopLimitExceeded(CommandError):
@@ -77,13 +89,16 @@ class ToolLoopLimitExceeded(CommandError):
         partial_text: any text the model produced along the way.
     """
 
-    def __init__(self, *, max_turns: int, turns_taken: int, partial_text: str = "") -> None:
+    def __init__(
+        self, *, max_turns: int, turns_taken: int, partial_text: str = "", usage: Usage | None = None
+    ) -> None:
         super().__init__(
             f"The model asked for tools again after {turns_taken} tool turns "
             f"(max_tool_turns={max_turns}). Raise max_tool_turns (ALLOY_MAX_TOOL_TURNS) if the task "
             "needs more steps, or make the prompt say when to stop.",
             raw=partial_text or None,
             attempts=1,
+            usage=usage,
         )
         self.max_turns = max_turns
         self.turns_taken = turns_taken
@@ -133,3 +148,32 @@ class ProviderError(AlloyError):
 def is_retryable_status(status: int | None) -> bool:
     """The one rule of which HTTP statuses are transient, shared by every adapter."""
     return status is None or status in (408, 409, 429) or status >= 500
+
+
+def read_retry_after(headers: Mapping[str, str] | None) -> float | None:
+    """Seconds the provider asked to wait, the one reading of every adapter.
+
+    ``retry-after-ms`` (milliseconds) wins over ``retry-after``, which is seconds or an HTTP date.
+    A date in the past is 0; a missing or unreadable header is ``None`` (the backoff decides).
+    The cap at ``retry_wait_max`` is the retry layer's.
+    """
+    if not headers:
+        return None
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) / scale
+        except ValueError:
+            seconds = _http_date(value) if scale == 1.0 else None
+        if seconds is not None and math.isfinite(seconds):
+            return max(seconds, 0.0)
+    return None
+
+
+def _http_date(value: str) -> float | None:
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+    except (TypeError, ValueError, IndexError):
+        return None

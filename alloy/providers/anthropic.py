@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
@@ -30,7 +30,7 @@ from anthropic.types import RawMessageStreamEvent
 from pydantic import SecretStr
 
 from .. import _registry
-from .._errors import ProviderError, is_retryable_status, snippet
+from .._errors import ProviderError, is_retryable_status, read_retry_after, snippet
 from .._messages import Message, Request, Response, ToolCall, Usage
 from . import Adapter, Capabilities, StreamItem, UnsupportedFeature, require_key
 
@@ -235,16 +235,6 @@ def _arguments(raw: str) -> dict[str, Any]:
     return cast("dict[str, Any]", value) if isinstance(value, dict) else {"__raw__": raw}
 
 
-def retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait, from ``retry-after-ms`` or ``retry-after`` (Anthropic sends seconds)."""
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        try:
-            return float(headers[name]) / scale
-        except (KeyError, ValueError):  # absent, or an HTTP date: let the backoff decide
-            continue
-    return None
-
-
 # --- the adapter ------------------------------------------------------------------------------------
 
 
@@ -332,7 +322,7 @@ class AnthropicAdapter(Adapter):
                 provider=PROVIDER,
                 status_code=status,
                 retryable=is_retryable_status(status),
-                retry_after=retry_after(exc.response.headers),
+                retry_after=read_retry_after(exc.response.headers),
                 body=exc.body,
             )
         if isinstance(exc, anthropic.APIConnectionError):  # APITimeoutError included

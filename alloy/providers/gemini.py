@@ -37,7 +37,7 @@ from google import genai
 from google.genai import errors, types
 
 from .. import _registry
-from .._errors import ConfigurationError, ProviderError, is_retryable_status, snippet
+from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
 from .._messages import Message, Request, Response, ToolCall, Usage
 from . import Adapter, Capabilities, StreamItem, UnsupportedFeature, require_key
 
@@ -320,15 +320,15 @@ def classify(exc: Exception) -> ProviderError | None:
 
 
 def retry_after(exc: errors.APIError) -> float | None:
-    """Seconds to wait: a ``Retry-After`` header, else the ``RetryInfo`` Gemini sends with a 429."""
-    value: Any = getattr(getattr(exc, "response", None), "headers", {}).get("retry-after")
+    """Seconds to wait: the ``Retry-After`` headers, else the ``RetryInfo`` Gemini sends with a 429."""
+    if (seconds := read_retry_after(getattr(getattr(exc, "response", None), "headers", None))) is not None:
+        return seconds
     body: Any = getattr(exc, "details", None)  # the error JSON, as Gemini sent it
-    with contextlib.suppress(KeyError, TypeError):  # Gemini's RetryInfo: {"retryDelay": "37s"}
-        value = value or next((d["retryDelay"] for d in body["error"]["details"] if "retryDelay" in d), None)
-    try:
-        return float(str(value).removesuffix("s")) if value is not None else None
-    except ValueError:
-        return None
+    with contextlib.suppress(KeyError, TypeError, StopIteration):  # RetryInfo: {"retryDelay": "37s"}
+        delay = next(d["retryDelay"] for d in body["error"]["details"] if "retryDelay" in d)
+        with contextlib.suppress(ValueError):
+            return max(float(str(delay).removesuffix("s")), 0.0)
+    return None
 
 
 # --- the adapter ----------------------------------------------------------------------------------

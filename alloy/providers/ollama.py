@@ -28,7 +28,7 @@ import ollama
 import pydantic
 
 from .. import _registry
-from .._errors import ConfigurationError, ProviderError, is_retryable_status, snippet
+from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
 from .._messages import Request, Response, ToolCall, ToolSpec, Usage
 from . import Adapter, Capabilities, StreamItem, UnsupportedFeature
 
@@ -274,6 +274,7 @@ class OllamaAdapter(Adapter):
                 provider=PROVIDER,
                 status_code=status,
                 retryable=is_retryable_status(status),
+                retry_after=read_retry_after(_headers(exc)),
                 body=exc.error,
             )
         if isinstance(exc, ConnectionError | httpx.ConnectError):
@@ -292,6 +293,13 @@ class OllamaAdapter(Adapter):
         if isinstance(exc, json.JSONDecodeError | pydantic.ValidationError | ollama.RequestError):
             return ProviderError(f"unreadable answer or request: {snippet(str(exc))}", provider=PROVIDER)
         return None
+
+
+def _headers(exc: ollama.ResponseError) -> httpx.Headers | None:
+    """The HTTP headers of the answer behind *exc*: the SDK raises it ``from None`` out of
+    ``httpx.HTTPStatusError``, which stays its ``__context__``."""
+    status = exc.__context__
+    return status.response.headers if isinstance(status, httpx.HTTPStatusError) else None
 
 
 def _client(settings: Settings) -> ollama.Client:

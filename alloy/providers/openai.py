@@ -8,12 +8,10 @@ into a neutral ``Response``. The I/O methods make one SDK call each, on a client
 
 from __future__ import annotations
 
-import email.utils
 import functools
 import inspect
 import json
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 from urllib.parse import urlsplit
@@ -35,7 +33,7 @@ from openai.types.responses import (
 )
 
 from .. import _registry
-from .._errors import ConfigurationError, ProviderError, is_retryable_status, snippet
+from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
 from .._messages import Message, Request, Response, ToolCall, ToolSpec, Usage
 from . import Adapter, Capabilities, StreamItem
 
@@ -283,20 +281,6 @@ class StreamState:
 # --- errors ---------------------------------------------------------------------------------------
 
 
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds from ``retry-after-ms`` or ``retry-after`` (seconds or an HTTP date), if given."""
-    try:
-        if (ms := headers.get("retry-after-ms")) is not None:
-            return float(ms) / 1000
-        if (value := headers.get("retry-after")) is None:
-            return None
-        if value.strip().replace(".", "", 1).isdigit():
-            return float(value)
-        return email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-    except (TypeError, ValueError):
-        return None
-
-
 def classify(exc: Exception) -> ProviderError | None:
     """An ``openai`` SDK exception as a ``ProviderError``; ``None`` for anything else."""
     if isinstance(exc, openai.APIStatusError):
@@ -307,7 +291,7 @@ def classify(exc: Exception) -> ProviderError | None:
             provider=_PROVIDER,
             status_code=exc.status_code,
             retryable=is_retryable_status(exc.status_code),
-            retry_after=_retry_after(exc.response.headers),
+            retry_after=read_retry_after(exc.response.headers),
             body=body,
         )
     if isinstance(exc, openai.APIConnectionError):  # timeouts included

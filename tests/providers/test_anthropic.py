@@ -797,15 +797,6 @@ def test_streamed_tool_use_is_assembled() -> None:
 
 
 @pytest.mark.parametrize(
-    ("headers", "seconds"),
-    [({"retry-after": "3"}, 3.0), ({"retry-after-ms": "1500", "retry-after": "2"}, 1.5), ({}, None)],
-)
-def test_retry_after(headers: dict[str, str], seconds: float | None) -> None:
-    """Retry-After is read in seconds, retry-after-ms first."""
-    assert adapter.retry_after(headers) == seconds
-
-
-@pytest.mark.parametrize(
     ("model", "compatible", "accepts"),
     [
         ("claude-sonnet-4-20250514", False, True),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import email.utils
+import time
+
 import pytest
 
 from alloy import ProviderError, ask, override
-from alloy._errors import is_retryable_status
+from alloy._errors import is_retryable_status, read_retry_after
 from alloy._retry import _backoff  # pyright: ignore[reportPrivateUsage]
 from alloy._settings import resolve
 from alloy.testing import ScriptedModel
@@ -62,3 +65,28 @@ def test_transient_failures_get_the_remaining_attempts() -> None:
     with override(model=model, retry_attempts=3):
         assert ask("x") == "fine"
     assert len(model.requests) == 3
+
+
+@pytest.mark.parametrize(
+    ("headers", "seconds"),
+    [
+        ({"retry-after": "3"}, 3.0),
+        ({"retry-after": "0.5"}, 0.5),
+        ({"retry-after-ms": "1500", "retry-after": "2"}, 1.5),
+        ({"retry-after": "Wed, 21 Oct 2015 07:28:00 GMT"}, 0.0),  # in the past: no wait
+        ({"retry-after": "soon"}, None),
+        ({"retry-after-ms": "x", "retry-after": "2"}, 2.0),
+        ({"retry-after": "nan"}, None),
+        ({}, None),
+        (None, None),
+    ],
+)
+def test_one_retry_after_reading(headers: dict[str, str] | None, seconds: float | None) -> None:
+    """Every adapter reads Retry-After with this: ms first, then seconds or an HTTP date."""
+    assert read_retry_after(headers) == seconds
+
+
+def test_retry_after_http_date_in_the_future() -> None:
+    """An HTTP date is the seconds from now until then."""
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    assert 28 <= (read_retry_after({"retry-after": when}) or 0) <= 30
