@@ -26,22 +26,29 @@ from ._errors import (
     ToolLoopLimitExceeded,
 )
 from ._map import MapResult, Outcome
-from ._messages import Result, Usage
+from ._messages import Message, Result, Usage
 from ._outputs import register_type
+from ._parts import Audio, Document, Image
 from ._plan import Plan
 from ._pricing import set_price
+from ._prompt import Prompt
 from ._settings import Settings, configure, get_settings, override
 from ._tools import Tool, tool
 
 __all__ = [
     "AlloyError",
     "AsyncCommand",
+    "Audio",
     "Command",
     "CommandError",
     "ConfigurationError",
+    "Document",
+    "Image",
     "MapResult",
+    "Message",
     "Outcome",
     "Plan",
+    "Prompt",
     "ProviderError",
     "Result",
     "Settings",

@@ -10,7 +10,9 @@ import pydantic_core
 from typing_extensions import Unpack
 
 from ._command import MISSING, Call, ToolLike
+from ._messages import Message
 from ._plan import Plan
+from ._prompt import Prompt, to_messages, with_context
 from ._settings import SettingsKwargs, check_names
 from ._tools import as_tool
 
@@ -27,17 +29,20 @@ def _call(output: Any, tools: Sequence[ToolLike] | None, settings: Mapping[str, 
     )
 
 
-def _prompt(prompt: str, context: Mapping[str, Any] | None) -> str:
+def _prompt(prompt: Prompt, context: Mapping[str, Any] | None) -> tuple[Message, ...]:
+    messages = to_messages(prompt, source="ask()")
     if not context:
-        return prompt
+        return messages
     block = json.dumps(json.loads(pydantic_core.to_json(context, fallback=str)), indent=2)
-    return f"Context:\n{block}\n\n{prompt}"
+    return with_context(messages, f"Context:\n{block}\n\n")
 
 
 class Ask:
     """``ask(prompt, output=T)`` → ``T``; also ``.async_``, ``.stream``, ``.stream_async``, ``.explain``.
 
-    ``context`` (a dict) is sent as a ``Context:`` block of JSON before the prompt. Keyword settings
+    ``prompt`` is any ``alloy.Prompt``: a ``str``, a list of parts, or a conversation (a list of
+    ``Message`` ending with a user message). ``context`` (a dict) is sent as a ``Context:`` block of
+    JSON before the prompt (at the start of the last user message). Keyword settings
     are the per-call layer (highest precedence).
 
     .. versionadded:: 0.1.0
@@ -46,7 +51,7 @@ class Ask:
     @overload
     def __call__(
         self,
-        prompt: str,
+        prompt: Prompt,
         *,
         output: type[T],
         tools: Sequence[ToolLike] | None = None,
@@ -56,7 +61,7 @@ class Ask:
     @overload
     def __call__(
         self,
-        prompt: str,
+        prompt: Prompt,
         *,
         tools: Sequence[ToolLike] | None = None,
         context: Mapping[str, Any] | None = None,
@@ -65,7 +70,7 @@ class Ask:
     @overload
     def __call__(
         self,
-        prompt: str,
+        prompt: Prompt,
         *,
         output: Any,
         tools: Sequence[ToolLike] | None = None,
@@ -74,7 +79,7 @@ class Ask:
     ) -> Any: ...
     def __call__(
         self,
-        prompt: str,
+        prompt: Prompt,
         *,
         output: Any = MISSING,
         tools: Sequence[ToolLike] | None = None,
@@ -86,7 +91,7 @@ class Ask:
     @overload
     async def async_(
         self,
-        prompt: str,
+        prompt: Prompt,
         *,
         output: type[T],
         tools: Sequence[ToolLike] | None = None,
@@ -96,7 +101,7 @@ class Ask:
     @overload
     async def async_(
         self,
-        prompt: str,
+        prompt: Prompt,
         *,
         tools: Sequence[ToolLike] | None = None,
         context: Mapping[str, Any] | None = None,
@@ -105,7 +110,7 @@ class Ask:
     @overload
     async def async_(
         self,
-        prompt: str,
+        prompt: Prompt,
         *,
         output: Any,
         tools: Sequence[ToolLike] | None = None,
@@ -114,7 +119,7 @@ class Ask:
     ) -> Any: ...
     async def async_(
         self,
-        prompt: str,
+        prompt: Prompt,
         *,
         output: Any = MISSING,
         tools: Sequence[ToolLike] | None = None,
@@ -124,14 +129,14 @@ class Ask:
         return (await _call(output, tools, settings).aresult(_prompt(prompt, context))).output
 
     def stream(
-        self, prompt: str, *, context: Mapping[str, Any] | None = None, **settings: Unpack[SettingsKwargs]
+        self, prompt: Prompt, *, context: Mapping[str, Any] | None = None, **settings: Unpack[SettingsKwargs]
     ) -> Iterator[str]:
         """Text deltas of the answer, in order."""
         call = _call(str, None, settings)
         return call.stream(_prompt(prompt, context))
 
     def stream_async(
-        self, prompt: str, *, context: Mapping[str, Any] | None = None, **settings: Unpack[SettingsKwargs]
+        self, prompt: Prompt, *, context: Mapping[str, Any] | None = None, **settings: Unpack[SettingsKwargs]
     ) -> AsyncIterator[str]:
         """Text deltas of the answer, in order, on the event loop."""
         call = _call(str, None, settings)
@@ -139,7 +144,7 @@ class Ask:
 
     def explain(
         self,
-        prompt: str = "",
+        prompt: Prompt = "",
         *,
         output: Any = MISSING,
         tools: Sequence[ToolLike] | None = None,

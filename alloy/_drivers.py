@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
-from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -34,7 +34,9 @@ log = logging.getLogger("alloy.drivers")
 # --- sync -----------------------------------------------------------------------------------------
 
 
-def run(planner: Planner, prompt: str, *, name: str, stream: bool = False) -> Iterator[str | Result[Any]]:
+def run(
+    planner: Planner, prompt: Sequence[Message], *, name: str, stream: bool = False
+) -> Iterator[str | Result[Any]]:
     """Run one call: text deltas (when streaming), then the ``Result``."""
     plan = _own(planner(False))
     for replans in range(_REPLANS + 1):
@@ -94,7 +96,7 @@ def _log_attempt(plan: Plan, num: int) -> None:
         log.debug("%s: request attempt %d of %d", plan.model, num, plan.settings.retry_attempts)
 
 
-def _steps(plan: Plan, prompt: str, stream: bool) -> Iterator[str | Result[Any]]:
+def _steps(plan: Plan, prompt: Sequence[Message], stream: bool) -> Iterator[str | Result[Any]]:
     gen = _engine.run(plan, prompt, stream=stream)
     value: Any = None
     while True:
@@ -161,7 +163,7 @@ def _run_tools(plan: Plan, calls: tuple[ToolCall, ...]) -> list[Message]:
 
 
 async def arun(
-    planner: Planner, prompt: str, *, name: str, stream: bool = False
+    planner: Planner, prompt: Sequence[Message], *, name: str, stream: bool = False
 ) -> AsyncIterator[str | Result[Any]]:
     """The async twin of ``run``: the same engine, awaited."""
     plan = _own(planner(False))
@@ -184,7 +186,7 @@ async def arun(
                 plan = _own(_replan(planner, plan, exc, name))
 
 
-async def _asteps(plan: Plan, prompt: str, stream: bool) -> AsyncIterator[str | Result[Any]]:
+async def _asteps(plan: Plan, prompt: Sequence[Message], stream: bool) -> AsyncIterator[str | Result[Any]]:
     gen = _engine.run(plan, prompt, stream=stream)
     value: Any = None
     while True:

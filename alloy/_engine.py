@@ -1,6 +1,7 @@
 """The run loop of one call, written once, without I/O.
 
-Theory of operation. ``run(plan, prompt)`` is a generator. It *yields effects* and *receives their
+Theory of operation. ``run(plan, messages)`` is a generator (the messages: the conversation the
+prompt stands for, ``alloy._prompt.to_messages``). It *yields effects* and *receives their
 results*; its return value is the ``Result``:
 
 - ``Send(request, stream)`` → the driver sends one neutral ``Request`` through the adapter (with
@@ -22,7 +23,7 @@ here holds for all three and is tested by stepping the generator by hand.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -54,7 +55,7 @@ class _Invalid(Exception):
     """The answer did not validate; ``str()`` is the text fed back to the model."""
 
 
-def run(plan: Plan, prompt: str, *, stream: bool = False) -> Run:
+def run(plan: Plan, prompt: Sequence[Message], *, stream: bool = False) -> Run:
     """Drive one call from the prompt to a validated ``Result``.
 
     Raises (out of the generator):
@@ -63,7 +64,7 @@ def run(plan: Plan, prompt: str, *, stream: bool = False) -> Run:
         ProviderError / ConfigurationError: from the drivers, passed through.
     """
     settings = plan.settings
-    messages: list[Message] = [Message("user", prompt)]
+    messages: list[Message] = list(prompt)
     usage = Usage()
     attempts, turns, finalize, finalized = 1, 0, False, False
     texts: list[str] = []
@@ -90,7 +91,7 @@ def run(plan: Plan, prompt: str, *, stream: bool = False) -> Run:
             if plan.tool_mode == "react":
                 results = yield RunTools(calls)
                 messages += [Message("assistant", response.text)]
-                messages += [Message("user", _react.observation(r.content)) for r in results]
+                messages += [Message("user", _react.observation(r.text)) for r in results]
             else:
                 messages.append(Message("assistant", response.text, tool_calls=calls))
                 messages += yield RunTools(calls)

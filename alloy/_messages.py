@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
-__all__ = ["Result", "Usage"]
+from pydantic import ConfigDict
+
+from ._parts import Binary, Part, evaluate_annotations, placeholder
+
+__all__ = ["Message", "Result", "Usage"]
 
 T = TypeVar("T")
 
@@ -37,18 +41,63 @@ class ToolCall:
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One message of the conversation.
+    """One message of a conversation: public, frozen, and persistable with pydantic.
 
-    ``role="tool"`` carries one tool result: ``tool_call_id``, ``name`` and ``is_error``.
-    An assistant message may carry ``tool_calls``.
+    ``role`` is ``"user"``, ``"assistant"`` or ``"tool"``; ``content`` is text or a tuple of parts
+    (``str``, ``Image``, ``Document``, ``Audio``). An assistant message may carry ``tool_calls``; a
+    tool message carries one tool result: ``tool_call_id``, ``name`` (the tool) and ``is_error``.
+    ``pydantic.TypeAdapter(list[Message])`` dumps a history to JSON (bytes as base64) and validates
+    it back to equal messages.
     """
 
     role: Role
-    content: str = ""
+    content: str | tuple[Part, ...] = ""
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str = ""
     name: str = ""
     is_error: bool = False
+
+    __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    @classmethod
+    def user(cls, *parts: Part) -> Message:
+        """A user message: ``Message.user("Read this invoice", Image.from_path("scan.png"))``."""
+        if len(parts) == 1 and isinstance(parts[0], str):
+            return cls("user", parts[0])
+        return cls("user", tuple(parts))
+
+    @classmethod
+    def assistant(cls, text: str, tool_calls: tuple[ToolCall, ...] = ()) -> Message:
+        """An assistant message (an earlier answer), with the tool calls it asked for, if any."""
+        return cls("assistant", text, tool_calls=tuple(tool_calls))
+
+    @property
+    def parts(self) -> tuple[Part, ...]:
+        """The content as parts (text alone is one part; empty text none)."""
+        if isinstance(self.content, str):
+            return (self.content,) if self.content else ()
+        return self.content
+
+    @property
+    def text(self) -> str:
+        """The text parts joined (what a provider that takes text only would read)."""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(p for p in self.content if isinstance(p, str))
+
+    @property
+    def binary(self) -> tuple[Binary, ...]:
+        """The non-text parts."""
+        return (
+            () if isinstance(self.content, str) else tuple(p for p in self.content if not isinstance(p, str))
+        )
+
+    @property
+    def shown(self) -> str:
+        """The content as text, each non-text part as its placeholder (for ``explain()``, spans, logs)."""
+        if isinstance(self.content, str):
+            return self.content
+        return " ".join(placeholder(p) for p in self.content)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +205,6 @@ class Result(Generic[T]):
     models, and when the provider reported no usage. Not a bill: caching discounts, batch tiers and
     long-prompt surcharges are not reflected.
     """
+
+
+evaluate_annotations(ToolCall, Message)

@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from ._engine import RunTools
 from ._errors import CommandError, ConfigurationError, ProviderError, ToolLoopLimitExceeded
 from ._messages import Message, Response
+from ._parts import Part
 
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, Tracer
@@ -163,10 +164,10 @@ def record_tool(live: Live | None, message: Message) -> None:
         return
     if not message.is_error:
         if live.content:
-            live.span.set_attribute("gen_ai.tool.call.result", message.content)
+            live.span.set_attribute("gen_ai.tool.call.result", message.text)
         return
     # The tool's exception is already text for the model (no traceback); it may quote arguments.
-    _error(live.span, "alloy.ToolError", message.content if live.content else _HIDDEN, exception=None)
+    _error(live.span, "alloy.ToolError", message.text if live.content else _HIDDEN, exception=None)
 
 
 def advance(plan: Plan, gen: Run, value: Any) -> Effect:
@@ -185,7 +186,7 @@ def advance(plan: Plan, gen: Run, value: Any) -> Effect:
         _validated(plan, start, error=exc)
         raise
     if not isinstance(effect, RunTools):  # the engine asks again: the answer was refused
-        _validated(plan, start, refused=effect.request.messages[-1].content)
+        _validated(plan, start, refused=effect.request.messages[-1].text)
     return effect
 
 
@@ -305,13 +306,22 @@ def _message(m: Message) -> dict[str, Any]:
     if m.role == "tool":
         return {
             "role": "tool",
-            "parts": [{"type": "tool_call_response", "id": m.tool_call_id, "response": m.content}],
+            "parts": [{"type": "tool_call_response", "id": m.tool_call_id, "response": m.text}],
         }
-    text = [{"type": "text", "content": m.content}] if m.content else []
+    text = [_part(p) for p in m.parts]
     calls = [
         {"type": "tool_call", "id": c.id, "name": c.name, "arguments": c.arguments} for c in m.tool_calls
     ]
     return {"role": m.role, "parts": [*text, *calls]}
+
+
+def _part(part: Part) -> dict[str, Any]:
+    """A text part as it is; any other part as a placeholder (a span never holds binary data)."""
+    if isinstance(part, str):
+        return {"type": "text", "content": part}
+    if part.url is not None:
+        return {"type": "uri", "modality": part.kind, "mime_type": part.media_type, "uri": part.url}
+    return {"type": "blob", "modality": part.kind, "mime_type": part.media_type, "content": part.placeholder}
 
 
 def _json(value: Any) -> str:

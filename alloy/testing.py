@@ -98,7 +98,7 @@ def _response(reply: Reply, request: Request) -> Response:
         raise reply
     if isinstance(reply, Response):
         return reply
-    usage = Usage(sum(len(m.content.split()) for m in request.messages), 1)
+    usage = Usage(sum(len(m.text.split()) for m in request.messages), 1)
     if isinstance(reply, ToolCall):
         return Response(tool_calls=(reply,), usage=usage, finish_reason="tool_calls")
     if isinstance(reply, (list, tuple)) and reply and all(isinstance(c, ToolCall) for c in reply):

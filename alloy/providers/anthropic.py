@@ -130,12 +130,12 @@ def wire_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
         if m.role == "tool":
             role, blocks = (
                 "user",
-                [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.content}],
+                [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.text}],
             )
             if m.is_error:
                 blocks[0]["is_error"] = True
         else:
-            role, blocks = m.role, [{"type": "text", "text": m.content}] if m.content else []
+            role, blocks = m.role, [{"type": "text", "text": m.text}] if m.text else []
             blocks += [
                 {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in m.tool_calls
             ]

@@ -111,7 +111,7 @@ class FakeAdapter(Adapter):
 
     def send(self, request: Request, settings: Settings) -> Response:
         text = SENTENCE if request.output is None else json.dumps(example_value(request.output.schema))
-        prompt_words = sum(len(m.content.split()) for m in request.messages)
+        prompt_words = sum(len(m.text.split()) for m in request.messages)
         return Response(
             text, usage=Usage(prompt_words, len(text.split())), finish_reason="stop", model="fake"
         )

@@ -161,7 +161,7 @@ def wire_contents(
         if results:
             contents.append(types.Content(role="user", parts=results))
             results = []
-        parts = [types.Part(text=m.content)] if m.content or m.role == "user" else []
+        parts = [types.Part(text=m.text)] if m.text or m.role == "user" else []
         known = [signatures.get(c.id) for c in m.tool_calls]
         if sign and known and not any(known):
             known[0] = SKIP_SIGNATURE
@@ -183,11 +183,11 @@ def _wire_id(call_id: str) -> str | None:
 def _result(m: Message) -> dict[str, Any]:
     """A tool result as the JSON object ``function_response`` takes."""
     if m.is_error:
-        return {"error": m.content}
+        return {"error": m.text}
     try:
-        value: Any = json.loads(m.content)
+        value: Any = json.loads(m.text)
     except ValueError:
-        value = m.content
+        value = m.text
     return cast("dict[str, Any]", value) if isinstance(value, dict) else {"result": value}
 
 

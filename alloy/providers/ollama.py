@@ -85,12 +85,12 @@ def chat_messages(request: Request) -> list[dict[str, Any]]:
     for m in request.messages:
         if m.role == "tool":
             # Error results already read "Error: ..."; Ollama has no error flag to set.
-            out.append({"role": "tool", "content": m.content, "tool_name": m.name})
+            out.append({"role": "tool", "content": m.text, "tool_name": m.name})
         elif m.tool_calls:
             calls = [{"function": {"name": c.name, "arguments": c.arguments}} for c in m.tool_calls]
-            out.append({"role": "assistant", "content": m.content, "tool_calls": calls})
+            out.append({"role": "assistant", "content": m.text, "tool_calls": calls})
         else:
-            out.append({"role": m.role, "content": m.content})
+            out.append({"role": m.role, "content": m.text})
     return out
 
 

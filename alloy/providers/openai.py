@@ -70,14 +70,14 @@ def responses_kwargs(request: Request) -> dict[str, Any]:
     items: list[dict[str, Any]] = []
     for m in request.messages:
         if m.role == "tool":  # OpenAI has no error flag: the text itself says "Error: ..."
-            items.append({"type": "function_call_output", "call_id": m.tool_call_id, "output": m.content})
+            items.append({"type": "function_call_output", "call_id": m.tool_call_id, "output": m.text})
             continue
-        if m.content or not m.tool_calls:
+        if m.text or not m.tool_calls:
             # "type" is optional in the spec, but llama-server cannot place an assistant item
             # without it. Only there: each typed item costs the SDK's request transform ~1,800
             # function calls (+10% CPU per call), and a user item needs none anywhere.
             typed = {"type": "message"} if m.role == "assistant" else {}
-            items.append({**typed, "role": m.role, "content": m.content})
+            items.append({**typed, "role": m.role, "content": m.text})
         items += [
             {"type": "function_call", "call_id": c.id, "name": c.name, "arguments": _args(c)}
             for c in m.tool_calls
@@ -132,15 +132,15 @@ def chat_kwargs(request: Request, *, compatible: bool = False) -> dict[str, Any]
 
 def _chat_message(m: Message) -> dict[str, Any]:
     if m.role == "tool":  # OpenAI has no error flag: the text itself says "Error: ..."
-        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.content}
+        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text}
     if not m.tool_calls:
-        return {"role": m.role, "content": m.content}
+        return {"role": m.role, "content": m.text}
     calls = [
         {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": _args(c)}}
         for c in m.tool_calls
     ]
     # "content" is required unless tool_calls are given; leave it out rather than send "".
-    return {"role": m.role, **({"content": m.content} if m.content else {}), "tool_calls": calls}
+    return {"role": m.role, **({"content": m.text} if m.text else {}), "tool_calls": calls}
 
 
 def _args(call: ToolCall) -> str:

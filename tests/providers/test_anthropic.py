@@ -549,11 +549,18 @@ def _stream_run(stream_async: bool) -> tuple[list[str], Result[Any]]:
     """Stream through the drivers, which also hand back the Result (usage) that .stream() hides."""
     call: Call[str] = Call(str)
     if not stream_async:
-        items: list[Any] = list(_drivers.run(call.plan, "Tell me.", name="ask", stream=True))
+        items: list[Any] = list(
+            _drivers.run(call.plan, (Message("user", "Tell me."),), name="ask", stream=True)
+        )
     else:
 
         async def collect() -> list[Any]:
-            return [i async for i in _drivers.arun(call.plan, "Tell me.", name="ask", stream=True)]
+            return [
+                i
+                async for i in _drivers.arun(
+                    call.plan, (Message("user", "Tell me."),), name="ask", stream=True
+                )
+            ]
 
         items = asyncio.run(collect())
     *deltas, result = items

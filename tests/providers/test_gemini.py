@@ -445,7 +445,7 @@ def test_reask_after_a_constraint_moved_into_the_description(gemini: FakeServer)
     good = '{"name": "Ann", "kind": "person", "scores": {}, "point": [0, 0]}'
     gemini.replies += [reply(text(bad)), reply(text(good))]
 
-    result = Call[Profile](Profile).result("Who?")
+    result = Call[Profile](Profile).result([Message("user", "Who?")])
 
     assert result.output.name == "Ann"
     assert (result.attempts, result.usage.requests) == (2, 2)
@@ -473,7 +473,7 @@ def test_tool_round_trip(gemini: FakeServer) -> None:
         reply(text("It costs 10."), prompt_tokens=30, output_tokens=4),
     ]
 
-    result = Call[str](str, [lookup_price]).result("Price of a widget?")
+    result = Call[str](str, [lookup_price]).result([Message("user", "Price of a widget?")])
 
     assert result.output == "It costs 10."
     assert (result.usage.input_tokens, result.usage.output_tokens, result.usage.requests) == (50, 10, 2)
@@ -624,11 +624,16 @@ def _stream_run(stream_async: bool) -> tuple[list[str], Result[Any]]:
     """Stream through the drivers, which also hand back the Result (usage) that .stream() hides."""
     run: Call[str] = Call(str)
     if not stream_async:
-        items = list(_drivers.run(run.plan, "Tell me.", name="ask", stream=True))
+        items = list(_drivers.run(run.plan, (Message("user", "Tell me."),), name="ask", stream=True))
     else:
 
         async def collect() -> list[Any]:
-            return [i async for i in _drivers.arun(run.plan, "Tell me.", name="ask", stream=True)]
+            return [
+                i
+                async for i in _drivers.arun(
+                    run.plan, (Message("user", "Tell me."),), name="ask", stream=True
+                )
+            ]
 
         items = asyncio.run(collect())
     *deltas, result = items

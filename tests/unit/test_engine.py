@@ -42,7 +42,7 @@ def step(gen: Run, value: Any = None) -> Any:
 
 def test_first_effect_is_one_send_with_the_prompt() -> None:
     """The engine starts by sending the prompt as the only user message."""
-    gen = run(plan_for(Invoice), "Extract: #42, $99.50")
+    gen = run(plan_for(Invoice), [Message.user("Extract: #42, $99.50")])
     effect = step(gen)
     assert isinstance(effect, Send)
     assert effect.request.messages == (Message("user", "Extract: #42, $99.50"),)
@@ -52,7 +52,7 @@ def test_first_effect_is_one_send_with_the_prompt() -> None:
 
 def test_valid_answer_finishes_with_result_and_usage() -> None:
     """A valid answer ends the run: typed output, one attempt, usage summed, requests counted."""
-    gen = run(plan_for(Invoice), "p")
+    gen = run(plan_for(Invoice), [Message.user("p")])
     step(gen)
     result = step(gen, Response('{"number": "42", "total": "99.5"}', usage=Usage(10, 5)))
     assert isinstance(result, Result)
@@ -64,7 +64,7 @@ def test_valid_answer_finishes_with_result_and_usage() -> None:
 
 def test_invalid_answer_reasks_with_the_error_and_the_answer() -> None:
     """An invalid answer goes back as an assistant message, the validation error as the next user message."""
-    gen = run(plan_for(Invoice), "p")
+    gen = run(plan_for(Invoice), [Message.user("p")])
     step(gen)
     effect = step(gen, Response('{"number": "42"}'))
     assert isinstance(effect, Send)
@@ -76,7 +76,7 @@ def test_invalid_answer_reasks_with_the_error_and_the_answer() -> None:
 
 def test_gives_up_after_retry_reasks_with_command_error() -> None:
     """After `retry` re-asks the call fails with CommandError carrying raw, errors and attempts."""
-    gen = run(plan_for(Invoice, retry=1), "p")
+    gen = run(plan_for(Invoice, retry=1), [Message.user("p")])
     step(gen)
     step(gen, Response("not json at all"))
     with pytest.raises(CommandError) as info:
@@ -90,7 +90,7 @@ def test_gives_up_after_retry_reasks_with_command_error() -> None:
 
 def test_usage_sums_over_reasks() -> None:
     """Usage sums every request of the call, re-asks included."""
-    gen = run(plan_for(int), "p")
+    gen = run(plan_for(int), [Message.user("p")])
     step(gen)
     step(gen, Response("nope", usage=Usage(3, 1)))
     result = step(gen, Response('{"value": 7}', usage=Usage(4, 2)))
@@ -100,7 +100,7 @@ def test_usage_sums_over_reasks() -> None:
 
 def test_tool_calls_become_a_run_tools_effect_then_results_go_back() -> None:
     """Tool calls are handed to the driver; their results follow the assistant turn, in order."""
-    gen = run(plan_for(int, [add]), "p")
+    gen = run(plan_for(int, [add]), [Message.user("p")])
     step(gen)
     calls = (ToolCall("add", {"a": 1, "b": 2}, id="c1"), ToolCall("add", {"a": 3, "b": 4}, id="c2"))
     effect = step(gen, Response(tool_calls=calls))
@@ -117,7 +117,7 @@ def test_tool_calls_become_a_run_tools_effect_then_results_go_back() -> None:
 
 def test_tool_loop_limit_raises_after_max_turns_plus_one_requests() -> None:
     """With max_tool_turns=2, asking for tools a third time raises after the third request."""
-    gen = run(plan_for(str, [add], max_tool_turns=2), "p")
+    gen = run(plan_for(str, [add], max_tool_turns=2), [Message.user("p")])
     step(gen)
     sends = 1
     call = ToolCall("add", {"a": 1, "b": 1})
@@ -134,7 +134,7 @@ def test_tool_loop_limit_raises_after_max_turns_plus_one_requests() -> None:
 
 def test_text_instead_of_json_after_tools_gets_one_finalize_turn() -> None:
     """When the last turn has text but no structured output, one finalize turn asks for it."""
-    gen = run(plan_for(Invoice, [add]), "p")
+    gen = run(plan_for(Invoice, [add]), [Message.user("p")])
     step(gen)
     effect = step(gen, Response("The invoice number is 42 and the total is 99.5."))
     assert isinstance(effect, Send)
@@ -148,7 +148,7 @@ def test_forced_tool_output_mode_reads_the_output_tool_call() -> None:
     """In forced-tool mode the answer is the output tool's arguments."""
     plan = plan_for(Invoice, model_options={"output_mode": "tool"})
     assert [t.name for t in plan.tools] == [OUTPUT_TOOL]
-    gen = run(plan, "p")
+    gen = run(plan, [Message.user("p")])
     effect = step(gen)
     assert effect.request.tool_choice == OUTPUT_TOOL
     result = step(gen, Response(tool_calls=(ToolCall(OUTPUT_TOOL, {"number": "1", "total": 2}),)))
@@ -157,7 +157,7 @@ def test_forced_tool_output_mode_reads_the_output_tool_call() -> None:
 
 def test_forced_tool_reask_answers_the_tool_call_with_the_error() -> None:
     """An invalid output-tool call is answered as that tool's error result."""
-    gen = run(plan_for(Invoice, model_options={"output_mode": "tool"}), "p")
+    gen = run(plan_for(Invoice, model_options={"output_mode": "tool"}), [Message.user("p")])
     step(gen)
     call = ToolCall(OUTPUT_TOOL, {"number": "1"}, id="out1")
     effect = step(gen, Response(tool_calls=(call,)))
@@ -168,7 +168,7 @@ def test_forced_tool_reask_answers_the_tool_call_with_the_error() -> None:
 
 def test_react_step_runs_the_tool_and_sends_an_observation() -> None:
     """In ReAct mode a step naming a tool runs it and the result returns as `Observation: …`."""
-    gen = run(plan_for(int, [add], tool_mode="react"), "p")
+    gen = run(plan_for(int, [add], tool_mode="react"), [Message.user("p")])
     first = step(gen)
     assert first.request.tools == ()
     assert first.request.system is not None and "add" in first.request.system
@@ -183,7 +183,7 @@ def test_react_step_runs_the_tool_and_sends_an_observation() -> None:
 
 def test_react_invalid_step_is_answered_with_the_parse_error_and_counts_as_a_turn() -> None:
     """A ReAct turn that is not JSON gets the parse error back and counts against max_tool_turns."""
-    gen = run(plan_for(int, [add], tool_mode="react", max_tool_turns=1), "p")
+    gen = run(plan_for(int, [add], tool_mode="react", max_tool_turns=1), [Message.user("p")])
     step(gen)
     effect = step(gen, Response("I think I should add."))
     assert "not a JSON object" in effect.request.messages[-1].content
@@ -194,14 +194,14 @@ def test_react_invalid_step_is_answered_with_the_parse_error_and_counts_as_a_tur
 def test_primitive_answer_may_come_bare_or_wrapped() -> None:
     """A primitive output accepts {"value": x} and a bare x."""
     for text in ('{"value": 12.5}', "12.5", '"12.5"'):
-        gen = run(plan_for(float), "p")
+        gen = run(plan_for(float), [Message.user("p")])
         step(gen)
         assert step(gen, Response(text)).output == 12.5
 
 
 def test_output_none_runs_and_returns_none() -> None:
     """output=None runs the call and returns None whatever the text."""
-    gen = run(plan_for(None), "p")
+    gen = run(plan_for(None), [Message.user("p")])
     effect = step(gen)
     assert effect.request.output is None
     assert step(gen, Response("done")).output is None
@@ -209,7 +209,7 @@ def test_output_none_runs_and_returns_none() -> None:
 
 def test_answer_cut_off_at_max_tokens_says_so() -> None:
     """A failed answer that stopped at the token limit names max_tokens and ALLOY_MAX_TOKENS."""
-    gen = run(plan_for(Invoice, retry=0, max_tokens=8), "p")
+    gen = run(plan_for(Invoice, retry=0, max_tokens=8), [Message.user("p")])
     step(gen)
     with pytest.raises(CommandError) as info:
         step(gen, Response('{"number": "4', finish_reason="length"))
@@ -219,7 +219,7 @@ def test_answer_cut_off_at_max_tokens_says_so() -> None:
 
 def test_react_step_cut_off_at_the_token_limit_says_so() -> None:
     """A ReAct step truncated at max_tokens is answered with that reason, not only "not JSON"."""
-    gen = run(plan_for(int, [add], tool_mode="react"), "p")
+    gen = run(plan_for(int, [add], tool_mode="react"), [Message.user("p")])
     step(gen)
     effect = step(
         gen, Response('{"thought": "Let me think about this very carefully and', finish_reason="length")
