@@ -21,7 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._messages import Usage
+from ._usage import Usage
 
 __all__ = [
     "AlloyError",
