@@ -118,13 +118,27 @@ def type_name(tp: Any) -> str:
     return name if isinstance(name, str) and "[" not in repr(tp) else repr(tp).replace("typing.", "")
 
 
-@functools.cache
 def output_type(tp: Any) -> OutputType:
     """The cached ``OutputType`` of *tp* (one TypeAdapter and one schema per type, per process).
+
+    The cache is keyed on the type *and* its spelling: ``Union[A, B] == Union[B, A]`` (and so do
+    ``Literal`` values in another order), but each order gives its own schema and validation.
 
     Raises:
         ConfigurationError: pydantic cannot build a schema for *tp*; ``register_type`` is the fix.
     """
+    try:
+        return _cached(tp, repr(tp))
+    except TypeError:  # an unhashable type expression (e.g. Annotated with a dict): not cached
+        return _build(tp)
+
+
+@functools.cache
+def _cached(tp: Any, spelling: str) -> OutputType:
+    return _build(tp)
+
+
+def _build(tp: Any) -> OutputType:
     try:
         adapter: TypeAdapter[Any] = TypeAdapter(tp)
         schema = adapter.json_schema()
@@ -182,4 +196,4 @@ def register_type(tp: type[T], *, json_schema: dict[str, Any], parse: Callable[[
             f"register_type cannot attach to {type_name(tp)} ({exc}). Wrap it instead: "
             "Annotated[tp, PlainValidator(parse), WithJsonSchema(json_schema)]."
         ) from exc
-    output_type.cache_clear()
+    _cached.cache_clear()

@@ -106,15 +106,9 @@ class Plan:
 
 
 @functools.cache
-def _compiled(tp: Any, dialect: SchemaDialect) -> Compiled:
-    return compile_schema(output_type(tp).schema, dialect)
-
-
-def _compile(tp: Any, schema: dict[str, Any], dialect: SchemaDialect) -> Compiled:
-    try:
-        return _compiled(tp, dialect)
-    except TypeError:  # an unhashable type expression: compile without the cache
-        return compile_schema(schema, dialect)
+def _compiled(out: OutputType, dialect: SchemaDialect) -> Compiled:
+    """Keyed by the ``OutputType`` object, which ``output_type`` caches per type and spelling."""
+    return compile_schema(out.schema, dialect)
 
 
 def build(
@@ -160,7 +154,7 @@ def build(
         codec = compile_schema(step, caps.schema_dialect)
         output_mode, schema = _output_mode(caps, codec, notes)
     elif out is not None:
-        codec = _compile(output, out.schema, caps.schema_dialect)
+        codec = _compiled(out, caps.schema_dialect)
         output_mode, schema = _output_mode(caps, codec, notes)
         notes += codec.notes
     if schema is not None and (output_mode == "prompt" or caps.compatible_endpoint):

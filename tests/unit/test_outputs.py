@@ -209,3 +209,32 @@ def test_import_alloy_loads_no_provider_sdk() -> None:
         "{'openai','anthropic','google','ollama','opentelemetry'}]; assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@dataclass
+class Cat:
+    name: str
+
+
+@dataclass
+class Dog:
+    name: str
+
+
+def test_union_spellings_get_their_own_schema_and_decoding() -> None:
+    """Union[A, B] == Union[B, A] in Python, yet each order is its own output type (SPEC §17)."""
+    first, second = Union[Cat, Dog], Union[Dog, Cat]  # noqa: UP007 (the typing spelling is the point)
+    assert first == second and hash(first) == hash(second)
+    answer = '{"value": {"name": "Tom"}}'
+    assert type(ask("Pet?", output=first, model=ScriptedModel([answer]))) is Cat
+    assert type(ask("Pet?", output=second, model=ScriptedModel([answer]))) is Dog
+    for tp, order in ((first, ["Cat", "Dog"]), (second, ["Dog", "Cat"])):
+        branches = output_type(tp).schema["properties"]["value"]["anyOf"]
+        assert [b["$ref"].rsplit("/", 1)[1] for b in branches] == order
+        sent = ask.explain("Pet?", output=tp, model="openai:gpt-5-mini", openai_api_key="sk-test").schema
+        assert sent is not None
+        assert [b["$ref"].rsplit("/", 1)[1] for b in sent["properties"]["value"]["anyOf"]] == order
+    nested = ask("Pets?", output=list[int | float], model=ScriptedModel(['{"value": ["1"]}']))
+    assert nested == [1] and type(nested[0]) is int
+    nested = ask("Pets?", output=list[float | int], model=ScriptedModel(['{"value": ["1"]}']))
+    assert nested == [1.0] and type(nested[0]) is float
