@@ -14,7 +14,7 @@ import functools
 import inspect
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, ParamSpec, Protocol, Self, TypeVar, cast, overload
+from typing import Any, Generic, ParamSpec, Protocol, Self, TypeVar, cast, get_origin, overload
 
 from typing_extensions import Unpack
 
@@ -108,6 +108,11 @@ def _check_annotation(fn: Callable[..., Any]) -> None:
         f"Annotate it -> str (or -> alloy.Prompt for parts or a conversation) and declare the answer's "
         f"type with @command(output={shown})."
     )
+
+
+def _is_type(obj: Any) -> bool:
+    """A class or a type expression (``list[int]``, ``int | None``, ``Literal[...]``), not a function."""
+    return isinstance(obj, type) or get_origin(obj) is not None
 
 
 class BaseCommand(Generic[P, T]):
@@ -268,6 +273,12 @@ def command(
 
     .. versionadded:: 0.1.0
     """
+    if fn is not None and _is_type(fn):
+        shown = getattr(fn, "__name__", None) or repr(fn).replace("typing.", "")
+        raise ConfigurationError(
+            f"@command({shown}) passes the output type positionally: write @command(output={shown}). "
+            "A positional argument is the prompt function (bare @command)."
+        )
     options = check_names(settings, "@command(...)")
     out = str if output is MISSING else output
     tool_list = [as_tool(t) for t in tools or ()]

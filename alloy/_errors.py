@@ -42,6 +42,18 @@ def snippet(text: object, limit: int = SNIPPET) -> str:
     return s if len(s) <= limit else s[: limit - 1] + "…"
 
 
+def pydantic_detail(exc: BaseException) -> str:
+    """The first sentence of a pydantic schema error, without its pages of advice."""
+    first = str(exc).strip().split("\n", 1)[0]
+    return snippet(first.split(". ", 1)[0].rstrip(".") + ".", 160)
+
+
+def register_hint(tp: Any) -> str:
+    """Alloy's own fix for a type pydantic cannot handle, named for *tp*."""
+    name = getattr(tp, "__name__", None) or snippet(repr(tp), 60)
+    return f"alloy.register_type({name}, json_schema=..., parse=...)"
+
+
 class AlloyError(Exception):
     """Base class of every error Alloy raises."""
 

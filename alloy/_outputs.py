@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -19,7 +20,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
-from ._errors import ConfigurationError
+from ._errors import ConfigurationError, pydantic_detail, register_hint
 
 __all__ = ["register_type"]
 
@@ -144,9 +145,9 @@ def _build(tp: Any) -> OutputType:
         schema = adapter.json_schema()
     except Exception as exc:
         raise ConfigurationError(
-            f"Alloy cannot use {type_name(tp)} as an output type: {exc}. "
-            "Use a type pydantic understands, or teach Alloy this one with "
-            "alloy.register_type(tp, json_schema=..., parse=...)."
+            f"Alloy cannot use {type_name(tp)} as an output type: teach Alloy the type with "
+            f"{register_hint(_unknown_part(tp, exc))}, or use a type pydantic understands "
+            f"(a dataclass, a BaseModel, ...). Pydantic said: {pydantic_detail(exc)}"
         ) from exc
     root = _object_root(schema)
     wrapped = root is None
@@ -157,6 +158,21 @@ def _build(tp: Any) -> OutputType:
         wrapped=wrapped,
         name=_schema_name(tp),
     )
+
+
+def _unknown_part(tp: Any, exc: BaseException) -> Any:
+    """The type pydantic named in *exc* (``list[Point]`` fails on ``Point``), else *tp*."""
+    for part in (tp, *_parts(tp)):
+        if isinstance(part, type) and repr(part) in str(exc):
+            return part
+    return tp
+
+
+def _parts(tp: Any) -> list[Any]:
+    out: list[Any] = []
+    for arg in typing.get_args(tp):
+        out += [arg, *_parts(arg)]
+    return out
 
 
 def _schema_name(tp: Any) -> str:

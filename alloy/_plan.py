@@ -22,13 +22,12 @@ from ._outputs import OutputType, output_type, type_name
 from ._registry import resolve
 from ._schema import Compiled, compile_schema
 from ._settings import Settings
-from ._tools import Tool
+from ._tools import OUTPUT_TOOL, Tool
 from .providers import Adapter, Capabilities, SchemaDialect
 
 log = logging.getLogger("alloy.plan")
 
-OUTPUT_TOOL = "final_result"
-"""The tool that carries the answer when a provider's structured output goes through a forced tool."""
+__all__ = ["OUTPUT_TOOL", "Plan", "build"]
 
 
 @dataclass(eq=False)

@@ -7,6 +7,7 @@ imported until a model of that provider is first used, so ``import alloy`` stays
 from __future__ import annotations
 
 import asyncio
+import difflib
 import functools
 import importlib
 import threading
@@ -51,9 +52,11 @@ def split_model(name: str) -> tuple[str, str]:
     provider, sep, model = name.partition(":")
     if sep:
         if provider not in PROVIDERS:
+            close = difflib.get_close_matches(provider.lower(), PROVIDERS, n=1, cutoff=0.6)
+            hint = f" Did you mean {close[0]!r} ('{close[0]}:{model}')?" if close else ""
             raise ConfigurationError(
-                f"Unknown provider {provider!r} in model {name!r}. Known providers: {', '.join(PROVIDERS)} "
-                "(write the model as 'provider:model', e.g. 'openai:gpt-5-mini')."
+                f"Unknown provider {provider!r} in model {name!r}.{hint} Known providers: "
+                f"{', '.join(PROVIDERS)} (write the model as 'provider:model', e.g. 'openai:gpt-5-mini')."
             )
         if not model:
             raise ConfigurationError(

@@ -25,13 +25,23 @@ from collections.abc import Generator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
-from typing import Annotated, Any, Literal, TypedDict, Unpack, get_origin
+from typing import Annotated, Any, Literal, TypedDict, Unpack, cast, get_origin
 
 from dotenv import dotenv_values
-from pydantic import AliasChoices, BeforeValidator, Field, InstanceOf, SecretStr, TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    AliasChoices,
+    BeforeValidator,
+    Field,
+    InstanceOf,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+)
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ._errors import ConfigurationError, snippet
+from ._registry import split_model
 from .providers import Adapter
 
 __all__ = ["Settings", "SettingsKwargs", "configure", "get_settings", "override"]
@@ -49,6 +59,78 @@ def _json_object(value: Any) -> Any:
         return json.loads(value)
     except json.JSONDecodeError as exc:
         raise ValueError(f"is not valid JSON ({exc.msg} at position {exc.pos})") from None
+
+
+# ``extra`` keys Alloy sets itself, on any provider, with the setting to use instead. A key here
+# would replace (or fight) what Alloy builds, so it is refused where it is written.
+_PROMPT = "the prompt function's return value (or ask's prompt)"
+_OUTPUT = "output=... (Alloy builds the response format from the output type)"
+_TOOLS = "tools=[...] and tool_mode"
+RESERVED_EXTRA: Mapping[str, str] = MappingProxyType(
+    {
+        "model": "model (ALLOY_MODEL)",
+        "messages": _PROMPT,
+        "input": _PROMPT,
+        "contents": _PROMPT,  # Gemini
+        "prompt": _PROMPT,
+        "system": "system (ALLOY_SYSTEM)",
+        "instructions": "system (ALLOY_SYSTEM)",  # OpenAI Responses
+        "system_instruction": "system (ALLOY_SYSTEM)",  # Gemini
+        "tools": _TOOLS,
+        "tool_choice": _TOOLS,
+        "tool_config": _TOOLS,  # Gemini
+        "functions": _TOOLS,
+        "function_call": _TOOLS,
+        "automatic_function_calling": _TOOLS,  # Gemini: Alloy runs the tools itself
+        "stream": ".stream(...) / stream_partial(...)",
+        "stream_options": ".stream(...) / stream_partial(...)",
+        "response_format": _OUTPUT,  # OpenAI Chat Completions
+        "text": _OUTPUT,  # OpenAI Responses
+        "output_config": _OUTPUT,  # Anthropic
+        "output_format": _OUTPUT,
+        "format": _OUTPUT,  # Ollama
+        "response_schema": _OUTPUT,  # Gemini
+        "response_json_schema": _OUTPUT,
+        "response_mime_type": _OUTPUT,
+        "max_tokens": "max_tokens (ALLOY_MAX_TOKENS)",
+        "max_completion_tokens": "max_tokens (ALLOY_MAX_TOKENS)",
+        "max_output_tokens": "max_tokens (ALLOY_MAX_TOKENS)",  # OpenAI Responses, Gemini
+        "num_predict": "max_tokens (ALLOY_MAX_TOKENS)",  # Ollama option
+        "temperature": "temperature (ALLOY_TEMPERATURE)",
+        "timeout": "timeout (ALLOY_TIMEOUT)",
+        "prompt_cache_key": "prompt_cache (ALLOY_PROMPT_CACHE)",
+    }
+)
+
+
+def _no_reserved_keys(value: dict[str, Any]) -> dict[str, Any]:
+    """Refuse an ``extra`` key that Alloy sets itself, naming the setting to use."""
+    for key in value:
+        if key in RESERVED_EXTRA:
+            raise ValueError(
+                f"holds {key!r}, which Alloy sets itself: use {RESERVED_EXTRA[key]} instead "
+                "(extra is for provider parameters Alloy does not set)"
+            )
+    return value
+
+
+def _known_models(value: Any) -> Any:
+    """Each model name routes to a known provider (a list is a fallback chain: each is checked)."""
+    items: list[Any] = list(cast("list[Any]", value)) if isinstance(value, list | tuple) else [value]
+    for name in items:
+        for part in name.split(",") if isinstance(name, str) else ():
+            if part.strip():
+                try:
+                    split_model(part.strip())
+                except ConfigurationError as exc:
+                    raise ValueError(f"is not a known model: {str(exc).rstrip('.')}") from None
+    return value  # pyright: ignore[reportUnknownVariableType]
+
+
+_DAY = 86_400.0
+"""The longest wait or timeout that makes sense, in seconds (``inf`` and ``nan`` are refused too)."""
+_MAX_TOKENS = 2_000_000
+"""Far above any model's output limit: a larger ``max_tokens`` is a typo."""
 
 
 def _f(description: str, *env: str, **constraints: Any) -> Any:
@@ -82,30 +164,53 @@ class Settings(BaseSettings):
     model: Annotated[
         str | InstanceOf[Adapter],
         NoDecode,
+        AfterValidator(_known_models),
         _f("`provider:model` such as `openai:gpt-5-mini`, or (from Python) a model object."),
     ] = "openai:gpt-5-mini"
     temperature: Annotated[
-        float | None, _f("Sampling temperature; dropped where the model does not accept one.", ge=0)
+        float | None,
+        _f(
+            "Sampling temperature, 0 to 2; dropped where the model does not accept one.",
+            ge=0,
+            le=2,
+            allow_inf_nan=False,
+        ),
     ] = None
     max_tokens: Annotated[
-        int | None, _f("Cap on output tokens (provider default if unset; Anthropic gets 4096).", ge=1)
+        int | None,
+        _f("Cap on output tokens (provider default if unset; Anthropic gets 4096).", ge=1, le=_MAX_TOKENS),
     ] = None
     system: Annotated[str | None, _f("System prompt.")] = None
-    timeout: Annotated[float, _f("Seconds per request.", gt=0)] = 60
-    max_tool_turns: Annotated[int, _f("Tool-calling turns before `ToolLoopLimitExceeded`.", ge=0)] = 10
-    parallel_tools_max: Annotated[int, _f("Tool calls of one turn run concurrently up to this.", ge=1)] = 8
+    timeout: Annotated[float, _f("Seconds per request.", gt=0, le=_DAY, allow_inf_nan=False)] = 60
+    max_tool_turns: Annotated[
+        int, _f("Tool-calling turns before `ToolLoopLimitExceeded`.", ge=0, le=1000)
+    ] = 10
+    parallel_tools_max: Annotated[
+        int, _f("Tool calls of one turn run concurrently up to this.", ge=1, le=1024)
+    ] = 8
     tool_mode: Annotated[
         ToolModeSetting,
         _f("`native`, `react`, or `auto` (native where the model supports tools, else ReAct)."),
     ] = "auto"
-    retry: Annotated[int, _f("Re-asks after an answer fails validation or an `@ensure` contract.", ge=0)] = 2
-    retry_attempts: Annotated[int, _f("Total tries of one request on transient provider errors.", ge=1)] = 4
-    retry_wait_initial: Annotated[float, _f("First backoff wait, in seconds.", ge=0)] = 0.5
+    retry: Annotated[
+        int, _f("Re-asks after an answer fails validation or an `@ensure` contract.", ge=0, le=100)
+    ] = 2
+    retry_attempts: Annotated[
+        int, _f("Total tries of one request on transient provider errors.", ge=1, le=100)
+    ] = 4
+    retry_wait_initial: Annotated[
+        float, _f("First backoff wait, in seconds.", ge=0, le=_DAY, allow_inf_nan=False)
+    ] = 0.5
     retry_wait_max: Annotated[
-        float, _f("Longest backoff wait in seconds; also caps `Retry-After`.", ge=0)
+        float,
+        _f("Longest backoff wait in seconds; also caps `Retry-After`.", ge=0, le=_DAY, allow_inf_nan=False),
     ] = 30
-    retry_wait_jitter: Annotated[float, _f("Random jitter per wait, in seconds.", ge=0)] = 1
-    retry_timeout: Annotated[float, _f("Stop retrying a request after this many seconds.", gt=0)] = 120
+    retry_wait_jitter: Annotated[
+        float, _f("Random jitter per wait, in seconds.", ge=0, le=_DAY, allow_inf_nan=False)
+    ] = 1
+    retry_timeout: Annotated[
+        float, _f("Stop retrying a request after this many seconds.", gt=0, le=_DAY, allow_inf_nan=False)
+    ] = 120
     openai_api: Annotated[
         OpenAIApi,
         _f("`responses`, `chat`, or `auto` (Responses on OpenAI itself, Chat Completions elsewhere)."),
@@ -116,10 +221,11 @@ class Settings(BaseSettings):
         dict[str, Any],
         NoDecode,
         BeforeValidator(_json_object),
+        AfterValidator(_no_reserved_keys),
         _f("Provider request parameters, passed as they are (env: JSON); merged key by key across layers."),
     ] = {}  # pydantic copies mutable defaults
     map_concurrency: Annotated[
-        int, _f("Requests in flight at most in `map` (halved on a 429, then climbing back).", ge=1)
+        int, _f("Requests in flight at most in `map` (halved on a 429, then climbing back).", ge=1, le=10_000)
     ] = 16
     prompt_cache: Annotated[
         bool, _f("Keep the stable prefix (system, tools, schema) first and mark it cacheable.")
@@ -334,9 +440,9 @@ def _adapter(name: str) -> TypeAdapter[Any]:
 
 
 def _problem(name: str, exc: ValidationError) -> str:
-    if name == "model":
-        return "should be a 'provider:model' string (e.g. 'openai:gpt-5-mini') or a model object"
     error = exc.errors(include_input=False)[0]
+    if name == "model" and error["type"] != "value_error":
+        return "should be a 'provider:model' string (e.g. 'openai:gpt-5-mini') or a model object"
     phrase = _PHRASES.get(error["type"])
     return phrase or error["msg"].removeprefix("Value error, ").replace("Input should", "should", 1)
 

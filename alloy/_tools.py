@@ -17,11 +17,20 @@ import docstring_parser
 import pydantic
 import pydantic_core
 
+from . import _react
 from ._contracts import Contract, check_ensure, check_require, contracts_of
-from ._errors import ConfigurationError, ToolError
+from ._errors import ConfigurationError, ToolError, pydantic_detail, register_hint
 from ._messages import Message, ToolCall, ToolSpec
 
 __all__ = ["tool"]
+
+OUTPUT_TOOL = "final_result"
+"""The tool that carries the answer when a provider's structured output goes through a forced tool."""
+RESERVED = {
+    OUTPUT_TOOL: "its output tool (the answer of a forced-tool structured output)",
+    _react.FINAL: "the ReAct loop's final answer",
+}
+"""Tool names Alloy uses itself: a user tool of that name would swallow or fake the answer."""
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -37,6 +46,11 @@ class Tool(Generic[P, R]):
     ) -> None:
         self.fn = fn
         self.name = name or fn.__name__
+        if self.name in RESERVED:
+            raise ConfigurationError(
+                f"The tool name {self.name!r} is reserved: Alloy uses it for {RESERVED[self.name]}. "
+                f"Rename the function, or give the tool another name with @tool(name=...)."
+            )
         self.contracts: list[Contract] = contracts_of(fn)
         self.is_async: bool = inspect.iscoroutinefunction(fn)
         doc = docstring_parser.parse(inspect.getdoc(fn) or "")
@@ -68,9 +82,7 @@ class Tool(Generic[P, R]):
                 f"{self.name}_arguments", __config__=pydantic.ConfigDict(extra="forbid"), **fields
             )
         except Exception as exc:
-            raise ConfigurationError(
-                f"Tool {self.name!r} has a parameter Alloy cannot describe: {exc}"
-            ) from exc
+            raise ConfigurationError(_parameter_problem(self.name, fields, exc)) from exc
 
     @functools.cached_property
     def spec(self) -> ToolSpec:
@@ -98,6 +110,21 @@ class Tool(Generic[P, R]):
         if failure := check_ensure(self.contracts, result):
             raise ToolError(f"Postcondition failed for tool {self.name!r}: {failure}", tool=self.name)
         return Message("tool", serialize(result), tool_call_id=call.id, name=call.name)
+
+
+def _parameter_problem(name: str, fields: dict[str, Any], exc: Exception) -> str:
+    """Which parameter pydantic cannot handle, Alloy's fix first, pydantic's detail after."""
+    for param, (annotation, _) in fields.items():
+        try:
+            pydantic.TypeAdapter(annotation)
+        except Exception as inner:
+            shown = getattr(annotation, "__name__", None) or repr(annotation).replace("typing.", "")
+            return (
+                f"Tool {name!r}: Alloy cannot describe its parameter `{param}: {shown}`. Teach Alloy the "
+                f"type with {register_hint(annotation)}, or annotate the parameter with a type pydantic "
+                f"understands. Pydantic said: {pydantic_detail(inner)}"
+            )
+    return f"Tool {name!r} has a parameter Alloy cannot describe. Pydantic said: {pydantic_detail(exc)}"
 
 
 def _hints(fn: Callable[..., Any]) -> dict[str, Any]:

@@ -249,8 +249,8 @@ def test_empty_variable_counts_as_unset(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_model_variable_is_not_json_decoded(monkeypatch: pytest.MonkeyPatch) -> None:
     """ALLOY_MODEL is taken as text even when it looks like JSON."""
-    monkeypatch.setenv("ALLOY_MODEL", '["x"]')
-    assert get_settings().model == '["x"]'
+    monkeypatch.setenv("ALLOY_MODEL", 'ollama:["x"]')
+    assert get_settings().model == 'ollama:["x"]'
 
 
 def test_extra_merges_key_by_key_across_layers(monkeypatch: pytest.MonkeyPatch) -> None:
