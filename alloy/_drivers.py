@@ -17,11 +17,15 @@ from typing import Any
 
 from . import _engine, _retry, _telemetry
 from ._errors import CommandError
-from ._messages import Message, Request, Response, Result, ToolCall
+from ._messages import Message, Request, Response, Result, ToolCall, ToolCallDelta
 from ._plan import Plan
 from ._pricing import estimate, priced
 from ._tools import arun_call, run_call
 from .providers import UnsupportedFeature
+
+Delta = str | ToolCallDelta
+Item = Delta | Response | Result[Any]
+"""What a run yields: when streaming, each request's deltas then its ``Response``; last the ``Result``."""
 
 Planner = Callable[[bool], Plan]
 """Gives the plan (``True``: build it afresh, after the endpoint refused a feature it relied on)."""
@@ -34,10 +38,8 @@ log = logging.getLogger("alloy.drivers")
 # --- sync -----------------------------------------------------------------------------------------
 
 
-def run(
-    planner: Planner, prompt: Sequence[Message], *, name: str, stream: bool = False
-) -> Iterator[str | Result[Any]]:
-    """Run one call: text deltas (when streaming), then the ``Result``."""
+def run(planner: Planner, prompt: Sequence[Message], *, name: str, stream: bool = False) -> Iterator[Item]:
+    """Run one call: when streaming, each request's deltas and then its ``Response``; last the ``Result``."""
     plan = _own(planner(False))
     for replans in range(_REPLANS + 1):
         _log_plan(name, plan)
@@ -96,7 +98,7 @@ def _log_attempt(plan: Plan, num: int) -> None:
         log.debug("%s: request attempt %d of %d", plan.model, num, plan.settings.retry_attempts)
 
 
-def _steps(plan: Plan, prompt: Sequence[Message], stream: bool) -> Iterator[str | Result[Any]]:
+def _steps(plan: Plan, prompt: Sequence[Message], stream: bool) -> Iterator[Item]:
     gen = _engine.run(plan, prompt, stream=stream)
     value: Any = None
     while True:
@@ -109,6 +111,7 @@ def _steps(plan: Plan, prompt: Sequence[Message], stream: bool) -> Iterator[str 
             value = _run_tools(plan, effect.calls)
         elif effect.stream:
             value = yield from _stream(plan, effect.request)
+            yield value  # this request's deltas are over
         else:
             value = _send(plan, effect.request)
 
@@ -125,7 +128,7 @@ def _send(plan: Plan, request: Request) -> Response:
     return _retry.call(plan.settings, once)
 
 
-def _stream(plan: Plan, request: Request) -> Generator[str, None, Response]:
+def _stream(plan: Plan, request: Request) -> Generator[Delta, None, Response]:
     started = False
     for attempt in _retry.attempts(plan.settings):
         _log_attempt(plan, attempt.num)
@@ -164,7 +167,7 @@ def _run_tools(plan: Plan, calls: tuple[ToolCall, ...]) -> list[Message]:
 
 async def arun(
     planner: Planner, prompt: Sequence[Message], *, name: str, stream: bool = False
-) -> AsyncIterator[str | Result[Any]]:
+) -> AsyncIterator[Item]:
     """The async twin of ``run``: the same engine, awaited."""
     plan = _own(planner(False))
     for replans in range(_REPLANS + 1):
@@ -186,7 +189,7 @@ async def arun(
                 plan = _own(_replan(planner, plan, exc, name))
 
 
-async def _asteps(plan: Plan, prompt: Sequence[Message], stream: bool) -> AsyncIterator[str | Result[Any]]:
+async def _asteps(plan: Plan, prompt: Sequence[Message], stream: bool) -> AsyncIterator[Item]:
     gen = _engine.run(plan, prompt, stream=stream)
     value: Any = None
     while True:
@@ -202,8 +205,7 @@ async def _asteps(plan: Plan, prompt: Sequence[Message], stream: bool) -> AsyncI
             async for item in _astream(plan, effect.request):
                 if isinstance(item, Response):
                     value = item
-                else:
-                    yield item
+                yield item  # deltas, then the Response: this request's deltas are over
         else:
             value = await _asend(plan, effect.request)
 
@@ -220,7 +222,7 @@ async def _asend(plan: Plan, request: Request) -> Response:
     return await _retry.acall(plan.settings, once)
 
 
-async def _astream(plan: Plan, request: Request) -> AsyncIterator[str | Response]:
+async def _astream(plan: Plan, request: Request) -> AsyncIterator[Delta | Response]:
     started = False
     async for attempt in _retry.aattempts(plan.settings):
         _log_attempt(plan, attempt.num)

@@ -41,6 +41,19 @@ class ToolCall:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call's JSON arguments, as an adapter emits it.
+
+    ``index`` tells the calls of one turn apart (in the order they began); ``name`` is the tool's
+    name, on every piece. Joined in order, the pieces of one index are the call's arguments.
+    """
+
+    index: int
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """One message of a conversation: public, frozen, and persistable with pydantic.
 

@@ -9,24 +9,38 @@ the engine decides modes in one place (``alloy._plan``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import AliasChoices, SecretStr
 
-from .._errors import ConfigurationError, ProviderError
-from .._messages import Request, Response
+from .._errors import AlloyError, ConfigurationError, ProviderError, snippet
+from .._messages import Request, Response, ToolCallDelta
 
 if TYPE_CHECKING:
     from .._settings import Settings
 
-__all__ = ["Adapter", "Capabilities", "SchemaDialect", "StreamItem", "UnsupportedFeature", "require_key"]
+__all__ = [
+    "Adapter",
+    "Capabilities",
+    "SchemaDialect",
+    "StreamItem",
+    "UnsupportedFeature",
+    "ended_early",
+    "reading_stream",
+    "require_key",
+]
 
 SchemaDialect = Literal["openai_strict", "anthropic", "gemini", "plain"]
-StreamItem = str | Response
-"""What ``stream``/``astream`` yield: text deltas in order, then exactly one final ``Response``
-(its ``text`` the whole answer, with usage where the provider reports it)."""
+StreamItem = str | ToolCallDelta | Response
+"""What ``stream``/``astream`` yield: text deltas (``str``) and tool-argument deltas
+(``ToolCallDelta``) in order, then exactly one final ``Response`` (its ``text`` the whole answer,
+its tool calls assembled, with usage where the provider reports it)."""
+
+# The HTTP clients the SDKs read streams with; their errors are matched by module, so none is imported.
+_TRANSPORTS = ("httpx", "httpx2", "aiohttp", "httpcore", "h11")
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +117,57 @@ class Adapter:
     def classify(self, exc: Exception) -> ProviderError | None:
         """Map an SDK exception to a ``ProviderError`` (not raised, returned); ``None`` if not ours."""
         return None
+
+
+@contextmanager
+def reading_stream(provider: str) -> Generator[None]:
+    """Read a stream's events: what goes wrong while reading ends typed, as a retryable ``ProviderError``.
+
+    A malformed event (not JSON, or JSON of the wrong shape, which the SDKs report as
+    ``JSONDecodeError``, ``ValidationError``, ``TypeError``, ``AttributeError`` or ``KeyError``)
+    and a connection dropped mid-stream (the HTTP client's own exception, which some SDKs let
+    through) are transient: a new request may well succeed. The drivers retry them while no delta
+    has reached the caller. SDK errors and Alloy's own pass through for ``classify``.
+    """
+    try:
+        yield
+    except AlloyError:
+        raise
+    except (ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        raise ProviderError(
+            f"malformed stream event ({type(exc).__name__}: {snippet(str(exc), 200)})",
+            provider=provider,
+            retryable=True,
+        ) from exc
+    except Exception as exc:
+        if not _transport_error(exc):
+            raise
+        raise ProviderError(
+            f"the connection dropped mid-stream ({type(exc).__name__}: {snippet(str(exc), 200)})",
+            provider=provider,
+            retryable=True,
+        ) from exc
+
+
+def _transport_error(exc: Exception) -> bool:
+    """An error of the HTTP client reading the body; failing to connect is left to ``classify``,
+    which knows what to say about the endpoint."""
+    if "Connect" in type(exc).__name__ or isinstance(exc, ConnectionRefusedError):
+        return False
+    return isinstance(exc, ConnectionError | TimeoutError) or any(
+        c.__module__.partition(".")[0] in _TRANSPORTS for c in type(exc).__mro__
+    )
+
+
+def ended_early(provider: str, awaited: str) -> ProviderError:
+    """A stream that ended before the provider's end-of-answer event: never a short answer.
+
+    Retryable (the connection was most likely cut); the drivers retry it while no delta has reached
+    the caller.
+    """
+    return ProviderError(
+        f"the stream ended before {awaited}: the answer is incomplete", provider=provider, retryable=True
+    )
 
 
 def require_key(settings: Settings, field: str, provider: str) -> SecretStr:

@@ -31,8 +31,8 @@ from pydantic import SecretStr
 
 from .. import _registry
 from .._errors import ProviderError, is_retryable_status, read_retry_after, snippet
-from .._messages import Message, Request, Response, ToolCall, Usage
-from . import Adapter, Capabilities, StreamItem, UnsupportedFeature, require_key
+from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, Usage
+from . import Adapter, Capabilities, StreamItem, UnsupportedFeature, ended_early, reading_stream, require_key
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -183,17 +183,22 @@ def _finish(stop_reason: str | None, text: str) -> str | None:
 
 
 class StreamState:
-    """Accumulates raw stream events into the final ``Response``; ``feed`` returns text deltas."""
+    """Accumulates raw stream events into the final ``Response``; ``feed`` returns the deltas.
+
+    ``response()`` raises if the stream ended before ``message_stop``.
+    """
 
     def __init__(self) -> None:
         self.texts: list[str] = []
         self.tools: dict[int, tuple[str, str, list[str]]] = {}  # block index → (id, name, JSON pieces)
+        self.order: dict[int, int] = {}  # block index → position among the tool calls
         self.usage = Usage()
         self.stop_reason: str | None = None
         self.model: str | None = None
+        self.done = False
 
-    def feed(self, event: RawMessageStreamEvent) -> str | None:
-        """Take one event; return the text it adds, if any."""
+    def feed(self, event: RawMessageStreamEvent) -> list[StreamItem]:
+        """Take one event; return the text or tool-input pieces it adds."""
         delta = ""
         if event.type == "message_start":
             self.model = event.message.model
@@ -201,6 +206,7 @@ class StreamState:
         elif event.type == "content_block_start":
             block = event.content_block
             if block.type == "tool_use":
+                self.order[event.index] = len(self.tools)
                 self.tools[event.index] = (block.id, block.name, [])
             elif block.type == "text":
                 delta = block.text
@@ -208,19 +214,31 @@ class StreamState:
             if event.delta.type == "text_delta":
                 delta = event.delta.text
             elif event.delta.type == "input_json_delta" and event.index in self.tools:
-                self.tools[event.index][2].append(event.delta.partial_json)
+                _, name, pieces = self.tools[event.index]
+                if piece := event.delta.partial_json:
+                    pieces.append(piece)
+                    return [ToolCallDelta(self.order[event.index], name, piece)]
         elif event.type == "message_delta":  # its usage is cumulative; input tokens may be absent
             self.stop_reason = event.delta.stop_reason or self.stop_reason
             inputs = _input_tokens(event.usage) if event.usage.input_tokens is not None else None
             self.usage = Usage(
                 inputs if inputs is not None else self.usage.input_tokens, event.usage.output_tokens
             )
+        elif event.type == "message_stop":
+            self.done = True
         if delta:
             self.texts.append(delta)
-        return delta or None
+            return [delta]
+        return []
 
     def response(self) -> Response:
-        """The whole answer: joined text, tool calls, usage, finish reason."""
+        """The whole answer: joined text, tool calls, usage, finish reason.
+
+        Raises:
+            ProviderError: (retryable) the stream ended before ``message_stop``.
+        """
+        if not self.done:
+            raise ended_early(PROVIDER, "message_stop")
         text = "".join(self.texts)
         calls = tuple(ToolCall(name, _arguments("".join(parts)), i) for i, name, parts in self.tools.values())
         return Response(text, calls, self.usage, _finish(self.stop_reason, text), self.model)
@@ -290,10 +308,9 @@ class AnthropicAdapter(Adapter):
         with self._watch(request, settings):
             events = self._client(settings).messages.create(**build_request(request, settings), stream=True)
         state = StreamState()
-        with events:
+        with reading_stream(PROVIDER), events:
             for event in events:
-                if delta := state.feed(event):
-                    yield delta
+                yield from state.feed(event)
         yield state.response()
 
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[StreamItem]:
@@ -301,10 +318,11 @@ class AnthropicAdapter(Adapter):
             client = self._aclient(settings)
             events = await client.messages.create(**build_request(request, settings), stream=True)
         state = StreamState()
-        async with events:
-            async for event in events:
-                if delta := state.feed(event):
-                    yield delta
+        with reading_stream(PROVIDER):
+            async with events:
+                async for event in events:
+                    for item in state.feed(event):
+                        yield item
         yield state.response()
 
     def classify(self, exc: Exception) -> ProviderError | None:

@@ -38,8 +38,8 @@ from google.genai import errors, types
 
 from .. import _registry
 from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
-from .._messages import Message, Request, Response, ToolCall, Usage
-from . import Adapter, Capabilities, StreamItem, UnsupportedFeature, require_key
+from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, Usage
+from . import Adapter, Capabilities, StreamItem, UnsupportedFeature, ended_early, reading_stream, require_key
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -225,8 +225,12 @@ class StreamState:
         self.finish: str | None = None
         self.model: str | None = None
 
-    def feed(self, chunk: types.GenerateContentResponse) -> str | None:
-        """Take one chunk; the text it adds, if any. Raises ``ProviderError`` as ``parse_response``."""
+    def feed(self, chunk: types.GenerateContentResponse) -> list[StreamItem]:
+        """Take one chunk; the deltas it adds (text, and each function call's arguments whole).
+
+        Raises:
+            ProviderError: as ``parse_response``.
+        """
         if (u := chunk.usage_metadata) is not None:  # a running total; thinking is billed as output
             output = (u.candidates_token_count or 0) + (u.thoughts_token_count or 0)
             self.usage = Usage(u.prompt_token_count or 0, output)
@@ -237,14 +241,16 @@ class StreamState:
                 raise _blocked(
                     f"Gemini blocked the prompt (block reason {feedback.block_reason.value}{why}).", feedback
                 )
-            return None
+            return []
         candidate = chunk.candidates[0]
         delta = ""
+        out: list[StreamItem] = []
         for part in (candidate.content.parts if candidate.content else None) or ():
             if (fc := part.function_call) is not None:
                 call = ToolCall(
                     fc.name or "", dict(fc.args or {}), fc.id or CALL_ID_PREFIX + uuid.uuid4().hex[:16]
                 )
+                out.append(ToolCallDelta(len(self.calls), call.name, json.dumps(call.arguments)))
                 self.calls.append(call)
                 if part.thought_signature:
                     self.signatures[call.id] = part.thought_signature
@@ -253,7 +259,7 @@ class StreamState:
         if candidate.finish_reason is not None:
             self._finish(candidate, candidate.finish_reason.value)
         self.texts.append(delta)
-        return delta or None
+        return [delta, *out] if delta else out
 
     def _finish(self, candidate: types.Candidate, reason: str) -> None:
         why = f": {snippet(candidate.finish_message, 300)}" if candidate.finish_message else ""
@@ -267,6 +273,15 @@ class StreamState:
             message = f"Gemini produced an invalid function call (finish reason {reason}){why}."
             raise ProviderError(message, provider=PROVIDER, retryable=True)
         self.finish = _FINISH.get(reason, reason.lower())
+
+    def ended(self) -> None:
+        """Raise unless a candidate with a finish reason arrived: a stream cut short is no answer.
+
+        Raises:
+            ProviderError: (retryable) the stream ended before Gemini's final candidate.
+        """
+        if self.finish is None:
+            raise ended_early(PROVIDER, "a candidate with a finish reason")
 
     def result(self) -> Response:
         """The whole answer: the joined text, tool calls, the last usage total, the finish reason."""
@@ -396,19 +411,20 @@ class GeminiAdapter(Adapter):
 
     def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
         kwargs, client, state = self.kwargs(request, settings), self.client(settings), StreamState()
-        with self._watch(request, settings):
+        with self._watch(request, settings), reading_stream(PROVIDER):
             for chunk in client.models.generate_content_stream(**kwargs):  # pyright: ignore[reportUnknownMemberType]
-                if delta := state.feed(chunk):
-                    yield delta
+                yield from state.feed(chunk)
+        state.ended()
         yield self._done(state)
 
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[StreamItem]:
         kwargs, client, state = self.kwargs(request, settings), self.client(settings), StreamState()
-        with self._watch(request, settings):
+        with self._watch(request, settings), reading_stream(PROVIDER):
             chunks = await client.aio.models.generate_content_stream(**kwargs)  # pyright: ignore[reportUnknownMemberType]
             async for chunk in chunks:
-                if delta := state.feed(chunk):
-                    yield delta
+                for item in state.feed(chunk):
+                    yield item
+        state.ended()
         yield self._done(state)
 
     def classify(self, exc: Exception) -> ProviderError | None:

@@ -29,8 +29,8 @@ import pydantic
 
 from .. import _registry
 from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
-from .._messages import Request, Response, ToolCall, ToolSpec, Usage
-from . import Adapter, Capabilities, StreamItem, UnsupportedFeature
+from .._messages import Request, Response, ToolCall, ToolCallDelta, ToolSpec, Usage
+from . import Adapter, Capabilities, StreamItem, UnsupportedFeature, ended_early, reading_stream
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -164,17 +164,28 @@ class StreamState:
         self.calls: list[ollama.Message.ToolCall] = []
         self.last: ollama.ChatResponse | None = None
 
-    def feed(self, chunk: ollama.ChatResponse) -> str:
-        """Take one NDJSON chunk; return its text delta (possibly empty)."""
+    def feed(self, chunk: ollama.ChatResponse) -> list[StreamItem]:
+        """Take one NDJSON chunk; return its deltas (text, and each tool call's arguments whole)."""
         self.last = chunk
         text = chunk.message.content or ""
         self.parts.append(text)
-        self.calls += chunk.message.tool_calls or ()
-        return text
+        out: list[StreamItem] = [text] if text else []
+        for c in chunk.message.tool_calls or ():
+            out.append(
+                ToolCallDelta(len(self.calls), c.function.name, json.dumps(dict(c.function.arguments)))
+            )
+            self.calls.append(c)
+        return out
 
     def response(self) -> Response:
-        last = self.last or ollama.ChatResponse(message=ollama.Message(role="assistant"))
-        return _response("".join(self.parts), self.calls, last)
+        """The whole answer, with the final chunk's counts.
+
+        Raises:
+            ProviderError: (retryable) the stream ended before the chunk with ``done: true``.
+        """
+        if self.last is None or not self.last.done:
+            raise ended_early(PROVIDER, "the final chunk (done: true)")
+        return _response("".join(self.parts), self.calls, self.last)
 
 
 def unreachable(host: str | None) -> ProviderError:
@@ -219,19 +230,18 @@ class OllamaAdapter(Adapter):
     def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
         kwargs = build_request(request)
         state = StreamState()
-        with self._explained(request, settings):
+        with reading_stream(PROVIDER), self._explained(request, settings):
             for chunk in _client(settings).chat(**kwargs, stream=True):  # pyright: ignore[reportUnknownMemberType]
-                if delta := state.feed(chunk):
-                    yield delta
+                yield from state.feed(chunk)
         yield state.response()
 
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[StreamItem]:
         kwargs = build_request(request)
         state = StreamState()
-        with self._explained(request, settings):
+        with reading_stream(PROVIDER), self._explained(request, settings):
             async for chunk in await _aclient(settings).chat(**kwargs, stream=True):  # pyright: ignore[reportUnknownMemberType]
-                if delta := state.feed(chunk):
-                    yield delta
+                for item in state.feed(chunk):
+                    yield item
         yield state.response()
 
     @contextmanager

@@ -26,7 +26,9 @@ from openai.types.responses import (
     ResponseCompletedEvent,
     ResponseErrorEvent,
     ResponseFailedEvent,
+    ResponseFunctionCallArgumentsDeltaEvent,
     ResponseIncompleteEvent,
+    ResponseOutputItemAddedEvent,
     ResponseRefusalDeltaEvent,
     ResponseStreamEvent,
     ResponseTextDeltaEvent,
@@ -34,8 +36,8 @@ from openai.types.responses import (
 
 from .. import _registry
 from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
-from .._messages import Message, Request, Response, ToolCall, ToolSpec, Usage
-from . import Adapter, Capabilities, StreamItem
+from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, ToolSpec, Usage
+from . import Adapter, Capabilities, StreamItem, ended_early, reading_stream
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -237,45 +239,92 @@ def parse_chat(raw: ChatCompletion) -> Response:
 
 
 class StreamState:
-    """One streamed text answer from either API: ``feed`` each event, then ``result()``."""
+    """One streamed answer from either API: ``feed`` each event, then ``result()``.
 
-    def __init__(self) -> None:
+    Text and tool-call arguments come out as deltas as they arrive; ``result()`` is the whole
+    answer, and raises if the stream ended before its end-of-answer event (a ``finish_reason``
+    in Chat Completions, ``response.completed``/``incomplete`` in the Responses API).
+    """
+
+    def __init__(self, max_output_tokens: int | None = None) -> None:
         self.parts: list[str] = []
+        self.calls: dict[int | str, tuple[int, str, str, list[str]]] = {}  # key → (index, id, name, pieces)
         self.final = Response()
+        self.done = False
+        self.chat = True
+        self.cap = max_output_tokens
 
-    def feed(self, event: ResponseStreamEvent | ChatCompletionChunk) -> str | None:
-        """The text delta in *event*, if it carries one.
+    def feed(self, event: ResponseStreamEvent | ChatCompletionChunk) -> list[StreamItem]:
+        """The deltas in *event*: its text, and pieces of tool-call arguments.
 
         Raises:
             ProviderError: the stream reported a failure.
         """
-        delta: str | None = None
         if isinstance(event, ChatCompletionChunk):
-            choice = event.choices[0] if event.choices else None
-            f = self.final
-            usage = (
-                Usage(event.usage.prompt_tokens, event.usage.completion_tokens) if event.usage else f.usage
-            )
-            finish = (choice.finish_reason if choice else None) or f.finish_reason
-            self.final = Response(usage=usage, finish_reason=finish, model=event.model or f.model)
-            delta = choice.delta.content if choice else None
-        elif isinstance(event, ResponseTextDeltaEvent | ResponseRefusalDeltaEvent):
-            delta = event.delta
+            return self._chunk(event)
+        self.chat = False
+        out: list[StreamItem] = []
+        if isinstance(event, ResponseTextDeltaEvent | ResponseRefusalDeltaEvent):
+            if event.delta:
+                self.parts.append(event.delta)
+                out.append(event.delta)
+        elif isinstance(event, ResponseOutputItemAddedEvent) and event.item.type == "function_call":
+            item = event.item
+            self.calls[item.id or item.call_id] = (len(self.calls), item.call_id, item.name, [])
+            if item.arguments:
+                out.append(self._piece(item.id or item.call_id, item.arguments))
+        elif isinstance(event, ResponseFunctionCallArgumentsDeltaEvent) and event.item_id in self.calls:
+            if event.delta:
+                out.append(self._piece(event.item_id, event.delta))
         elif isinstance(event, ResponseCompletedEvent | ResponseIncompleteEvent):
-            self.final = parse_responses(event.response)
+            self.final = parse_responses(event.response, self.cap)
+            self.done = True
         elif isinstance(event, ResponseFailedEvent | ResponseErrorEvent):
             error = event.response.error if isinstance(event, ResponseFailedEvent) else event
             raise ProviderError(
                 snippet(error.message if error else "the response failed", 300), provider=_PROVIDER
             )
-        if delta:
-            self.parts.append(delta)
-        return delta or None
+        return out
+
+    def _chunk(self, event: ChatCompletionChunk) -> list[StreamItem]:
+        f = self.final
+        choice = event.choices[0] if event.choices else None
+        usage = Usage(event.usage.prompt_tokens, event.usage.completion_tokens) if event.usage else f.usage
+        finish = (choice.finish_reason if choice else None) or f.finish_reason
+        self.done = self.done or finish is not None
+        self.final = Response(usage=usage, finish_reason=finish, model=event.model or f.model)
+        out: list[StreamItem] = []
+        if choice is None:
+            return out
+        if text := choice.delta.content:
+            self.parts.append(text)
+            out.append(text)
+        for c in choice.delta.tool_calls or ():
+            fn = c.function
+            if c.index not in self.calls:
+                self.calls[c.index] = (len(self.calls), c.id or "", (fn.name if fn else None) or "", [])
+            if fn and fn.arguments:
+                out.append(self._piece(c.index, fn.arguments))
+        return out
+
+    def _piece(self, key: int | str, arguments: str) -> ToolCallDelta:
+        index, _, name, pieces = self.calls[key]
+        pieces.append(arguments)
+        return ToolCallDelta(index, name, arguments)
 
     def result(self) -> Response:
-        """The whole answer: the joined deltas, with the usage and finish reason reported."""
+        """The whole answer: the joined deltas and tool calls, with the usage and finish reason reported.
+
+        Raises:
+            ProviderError: (retryable) the stream ended before its end-of-answer event.
+        """
+        if not self.done:
+            raise ended_early(_PROVIDER, "a finish_reason" if self.chat else "response.completed")
         f = self.final
-        return Response("".join(self.parts), (), f.usage, f.finish_reason, f.model)
+        if not self.chat:  # the completed event holds the whole answer, tool calls included
+            return Response("".join(self.parts), f.tool_calls, f.usage, f.finish_reason, f.model)
+        calls = tuple(_call(name, "".join(pieces), cid) for _, cid, name, pieces in self.calls.values())
+        return Response("".join(self.parts), calls, f.usage, f.finish_reason, f.model)
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -374,30 +423,30 @@ class OpenAIAdapter(Adapter):
 
     def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
         api, kwargs = self.kwargs(request, settings)
-        client, state = self.client(settings), StreamState()
+        client, state = self.client(settings), StreamState(kwargs.get("max_output_tokens"))
         events: Stream[ResponseStreamEvent] | Stream[ChatCompletionChunk] = (
             client.responses.create(**kwargs, stream=True)
             if api == "responses"
             else client.chat.completions.create(**kwargs, stream=True, stream_options=_USAGE)
         )
-        with events:
+        with reading_stream(_PROVIDER), events:
             for event in events:
-                if delta := state.feed(event):
-                    yield delta
+                yield from state.feed(event)
         yield state.result()
 
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[StreamItem]:
         api, kwargs = self.kwargs(request, settings)
-        client, state = self.async_client(settings), StreamState()
+        client, state = self.async_client(settings), StreamState(kwargs.get("max_output_tokens"))
         events: AsyncStream[ResponseStreamEvent] | AsyncStream[ChatCompletionChunk] = (
             await client.responses.create(**kwargs, stream=True)
             if api == "responses"
             else await client.chat.completions.create(**kwargs, stream=True, stream_options=_USAGE)
         )
-        async with events:
-            async for event in events:
-                if delta := state.feed(event):
-                    yield delta
+        with reading_stream(_PROVIDER):
+            async with events:
+                async for event in events:
+                    for item in state.feed(event):
+                        yield item
         yield state.result()
 
     def classify(self, exc: Exception) -> ProviderError | None:

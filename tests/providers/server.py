@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +24,10 @@ class Reply:
     """One scripted HTTP answer.
 
     ``body`` is sent as JSON (or as-is if bytes/str). ``chunks`` instead streams each piece with a
-    flush (SSE or NDJSON). ``drop=True`` closes the connection without answering.
+    flush (SSE or NDJSON), ``pause`` seconds apart; ``cut_after=n`` closes the connection after the
+    first *n* chunks, mid-body (a dropped stream). ``hold`` (with ``hold_at``) waits for that event
+    before sending chunk ``hold_at``, so a test can see what its caller got before the rest was sent.
+    ``drop=True`` closes the connection without answering.
     """
 
     status: int = 200
@@ -32,6 +36,10 @@ class Reply:
     chunks: list[bytes] | None = None
     content_type: str = "application/json"
     drop: bool = False
+    pause: float = 0.0
+    cut_after: int | None = None
+    hold: threading.Event | None = None
+    hold_at: int = 0
 
 
 def sse(*events: Any, done: bool = False, named: bool = False) -> Reply:
@@ -122,7 +130,15 @@ class FakeServer:
                     self.send_header("content-type", reply.content_type)
                     self.send_header("transfer-encoding", "chunked")
                     self.end_headers()
-                    for chunk in reply.chunks:
+                    for i, chunk in enumerate(reply.chunks):
+                        if i == reply.cut_after:
+                            self.close_connection = True
+                            self.connection.shutdown(2)
+                            return
+                        if reply.hold is not None and i == reply.hold_at:
+                            reply.hold.wait(timeout=10)
+                        elif reply.pause and i:
+                            time.sleep(reply.pause)
                         self.wfile.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
                         self.wfile.flush()
                     self.wfile.write(b"0\r\n\r\n")

@@ -455,6 +455,7 @@ def test_max_tokens_truncation_is_reported_as_length() -> None:
             {"type": "message_delta", "delta": {"stop_reason": "max_tokens"}, "usage": {"output_tokens": 9}}
         )
     )
+    state.feed(anthropic.types.RawMessageStopEvent.model_validate({"type": "message_stop"}))
     assert state.response().finish_reason == "length"
 
 
@@ -793,6 +794,7 @@ def test_streamed_tool_use_is_assembled() -> None:
             "index": 1,
             "delta": {"type": "input_json_delta", "partial_json": '{"y'},
         },
+        {"type": "message_stop"},
     ]
     for e in events:
         state.feed(pydantic.TypeAdapter(anthropic.types.RawMessageStreamEvent).validate_python(e))

@@ -789,14 +789,25 @@ def test_bad_key_names_the_variables_and_never_shows_the_key(
     assert KEY not in caplog.text
 
 
-@pytest.mark.parametrize("stream", [False, True], ids=["whole", "streamed"])
-def test_reply_that_is_not_json(gemini: FakeServer, stream: bool) -> None:
+def test_reply_that_is_not_json(gemini: FakeServer) -> None:
     """A 200 whose body is not JSON (a wrong base URL): a ProviderError that says so, not retried."""
     gemini.replies.append(Reply(200, "<html>Sign in</html>", content_type="text/html"))
 
     with pytest.raises(ProviderError, match=r"not JSON.*gemini_base_url"):
-        list(ask.stream("Hi")) if stream else ask("Hi")
+        ask("Hi")
     assert len(gemini.requests) == 1
+
+
+def test_streamed_reply_that_is_not_json_is_a_retryable_malformed_event(gemini: FakeServer) -> None:
+    """A stream whose event is not JSON is a malformed event (SPEC 17): a retryable ProviderError,
+    retried while nothing reached the caller, the SDK's own text kept."""
+    gemini.replies += [Reply(200, "<html>Sign in</html>", content_type="text/html"), streamed("fine")]
+
+    assert list(ask.stream("Hi")) == ["fine"]
+    gemini.replies.append(Reply(200, "<html>Sign in</html>", content_type="text/html"))
+    with override(retry_attempts=1), pytest.raises(ProviderError, match="malformed stream event") as info:
+        list(ask.stream("Hi"))
+    assert info.value.retryable and "html" in str(info.value)
 
 
 def test_not_found_model(gemini: FakeServer) -> None:

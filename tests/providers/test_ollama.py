@@ -542,7 +542,7 @@ def test_stream_state_joins_deltas_and_takes_usage_from_the_last_chunk() -> None
     deltas = [state.feed(ollama.ChatResponse.model_validate(p)) for p in [*parts, final]]
     response = state.response()
 
-    assert deltas == ["a", "b", ""]
+    assert deltas == [["a"], ["b"], []]
     assert (response.text, response.finish_reason) == ("ab", "length")
     assert (response.usage.input_tokens, response.usage.output_tokens) == (5, 2)
 
