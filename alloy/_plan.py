@@ -145,6 +145,7 @@ def build(
     tool_codecs: dict[str, Compiled] = {}
     if tool_mode == "native" and caps.strict_tools:
         sent_tools, tool_codecs = _strict_tools(specs, caps.schema_dialect)
+        notes += [f"tool {name}: {n}" for name, c in tool_codecs.items() for n in c.notes]
 
     if tool_mode == "react":
         answer = out.schema if out else {"type": "string"}

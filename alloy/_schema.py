@@ -40,8 +40,9 @@ def _words(text: str) -> frozenset[str]:
 
 
 _DEFS = "#/$defs/"
-# Annotations only: the TypeAdapter applies defaults itself, and union tags stay in the branches.
-_DROPPED = _words("default discriminator $schema $id $anchor $comment readOnly writeOnly")
+# Annotations only: union tags stay in the branches. A default is no dialect's keyword either (the
+# TypeAdapter applies it), but the model should know it: it moves into the description as text.
+_DROPPED = _words("discriminator $schema $id $anchor $comment readOnly writeOnly")
 _SHAPES = _words("type enum const anyOf oneOf allOf $ref properties items prefixItems")  # else Any
 _DICT_KEYS = _words("properties required additionalProperties patternProperties propertyNames")
 _TUPLE_KEYS = _words("prefixItems items minItems maxItems")
@@ -200,8 +201,14 @@ class _Compiler:
     def finish(self, s: dict[str, Any], out: dict[str, Any], path: str, skip: Iterable[str] = ()) -> Any:
         """Copy the keywords the dialect accepts into *out*; move the others into its description."""
         moved: list[str] = []
+        default = ""
         for k, v in s.items():
             if k in out or k in skip or k in _DROPPED:
+                continue
+            if k == "default":
+                if v is not None:  # a None default is already said by the field being nullable
+                    default = f"Default: {_shown(v)}."
+                    self.notes.append(f"default {_shown(v)} at {path} moved into the description")
                 continue
             if self.accepts(k, v):
                 out[k] = v
@@ -211,8 +218,9 @@ class _Compiler:
             else:
                 moved.append(f"{k}={json.dumps(v)}")
                 self.notes.append(f"{moved[-1]} at {path} moved into the description")
-        if moved:
-            text = f"{'Constraints' if len(moved) > 1 else 'Constraint'}: {', '.join(moved)}."
+        texts = [f"{'Constraints' if len(moved) > 1 else 'Constraint'}: {', '.join(moved)}."] if moved else []
+        if texts or default:
+            text = " ".join([*texts, *([default] if default else [])])
             out["description"] = f"{s['description']}\n\n{text}" if s.get("description") else text
         return out
 
@@ -344,6 +352,11 @@ class _Compiler:
         out, codec = self.obj(shape | {"additionalProperties": False}, path)
         self.notes.append(f"tuple at {path} encoded as an object with keys {', '.join(keys) or '(none)'}")
         return self.finish(s, out, path, _TUPLE_KEYS), _tuple_codec(keys, codec)
+
+
+def _shown(v: Any) -> str:
+    text = json.dumps(v, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:79] + "…"
 
 
 # --- codecs: index 0 encodes, 1 decodes; each passes through what is not in its shape ------------

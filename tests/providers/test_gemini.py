@@ -301,7 +301,12 @@ _NODE = {
     "type": "object",
     "properties": {
         "name": _NAME,
-        "children": {"type": "array", "items": {"$ref": "#/$defs/Node"}, "title": "Children"},
+        "children": {
+            "type": "array",
+            "items": {"$ref": "#/$defs/Node"},
+            "title": "Children",
+            "description": "Default: [].",  # Gemini drops a default: it travels as text
+        },
     },
     "required": ["name"],
     "description": "A tree node.",

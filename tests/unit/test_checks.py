@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from alloy import ConfigurationError, _settings, ask, command, configure, get_settings, override, tool
+from alloy.providers import Capabilities
 from alloy.testing import ScriptedModel
 
 
@@ -217,3 +219,41 @@ def test_unknown_tool_parameter_type_names_the_parameter_and_register_type() -> 
     )
     assert "arbitrary_types_allowed" not in message and "\n" not in message
     assert len(message) < 400
+
+
+# --- tool defaults where the dialect cannot carry them -------------------------------------------
+
+
+class _StrictTools(ScriptedModel):
+    """A provider that takes strict tool schemas in one dialect."""
+
+    def __init__(self, replies: list[Any], dialect: Any) -> None:
+        super().__init__(replies)
+        self.dialect = dialect
+
+    def capabilities(self, model: str, settings: object) -> Capabilities:  # type: ignore[override]
+        return Capabilities(output_mode="native_strict", schema_dialect=self.dialect, strict_tools=True)
+
+
+@pytest.mark.parametrize("dialect", ["openai_strict", "anthropic"])
+def test_strict_tool_schema_states_defaults_in_the_description(dialect: str) -> None:
+    """Strict dialects drop `default`; the model still learns it from the description, and explain() says so."""
+
+    def search(query: str, limit: int = 5, exact: bool = False, note: str | None = None) -> int:
+        """Search.
+
+        Args:
+            limit: how many hits.
+        """
+        return limit
+
+    model = _StrictTools(["never sent"], dialect)
+    plan = ask.explain("x", tools=[search], model=model)
+    [spec] = plan.tools
+    props = spec.parameters["properties"]
+    assert spec.strict and "default" not in json.dumps(spec.parameters).replace("Default", "")
+    assert props["limit"]["description"] == "how many hits.\n\nDefault: 5."
+    assert props["exact"]["description"] == "Default: false."
+    assert "Default" not in json.dumps(props["note"])  # a None default: the field is nullable
+    assert "Default" not in json.dumps(props["query"])
+    assert "tool search: default 5 at $.properties.limit moved into the description" in plan.notes

@@ -271,7 +271,7 @@ def test_openai_snapshot_optional_and_dict() -> None:
         "properties": {
             "title": {"type": "string", "title": "Title"},
             "pages": {"anyOf": [{"type": "integer"}, {"type": "null"}], "title": "Pages"},
-            "words": {"type": ["integer", "null"], "title": "Words"},
+            "words": {"type": ["integer", "null"], "title": "Words", "description": "Default: 0."},
             "counts": {
                 "type": "array",
                 "title": "Counts",
@@ -286,6 +286,7 @@ def test_openai_snapshot_optional_and_dict() -> None:
         "required": ["title", "pages", "words", "counts"],
         "additionalProperties": False,
     }
+    assert "default 0 at $.properties.words moved into the description" in compiled.notes
     answer = {"title": "t", "pages": None, "words": None, "counts": [{"key": "a", "value": 1}]}
     assert compiled.decode(answer) == {"title": "t", "pages": None, "counts": {"a": 1}}
     assert Report.model_validate(compiled.decode(answer)) == Report(title="t", counts={"a": 1})
