@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._ask import ask
+from ._batch import BatchJob
 from ._command import AsyncCommand, Command, command
 from ._contracts import ensure, require
 from ._errors import (
@@ -39,6 +40,7 @@ __all__ = [
     "AlloyError",
     "AsyncCommand",
     "Audio",
+    "BatchJob",
     "Command",
     "CommandError",
     "ConfigurationError",

@@ -8,19 +8,22 @@ uses as well: there is one way a prompt becomes a result.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import functools
 import inspect
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, Protocol, Self, TypeVar, cast, get_origin, overload
 
 from typing_extensions import Unpack
 
 from . import _drivers
+from ._batch import POLL, BatchJob, aprompts_of, load_job, prompts_of, submit_job
 from ._contracts import Contract, check_require, contracts_of
 from ._errors import CommandError, ConfigurationError
+from ._map import MapResult
 from ._messages import Message, Result
 from ._plan import Plan
 from ._plan import build as build_plan
@@ -184,6 +187,20 @@ class Command(BaseCommand[P, T]):
         self._call.check_stream()
         return self._call.stream(self._prompt(args, kwargs))
 
+    def submit_batch(self, items: Iterable[Any]) -> BatchJob[T]:
+        """Upload *items* (each a value, a tuple or a dict of arguments) as one provider batch job."""
+        return submit_job(self._call, prompts_of(items, self._prompt))
+
+    def batch_job(self, id: str) -> BatchJob[T]:
+        """The batch job *id* this command submitted, in this process or an earlier one."""
+        return load_job(self._call, id)
+
+    def batch(
+        self, items: Iterable[Any], *, poll: float = POLL, progress: bool | None = None
+    ) -> MapResult[T]:
+        """Submit *items* as a batch job, wait for it, and return every item's validated outcome."""
+        return self.submit_batch(items).results(poll=poll, progress=progress)
+
 
 class AsyncCommand(BaseCommand[P, T]):
     """A typed model call made from an ``async def`` that returns the prompt."""
@@ -211,6 +228,22 @@ class AsyncCommand(BaseCommand[P, T]):
     async def _astream(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AsyncIterator[str]:
         async for delta in self._call.astream(await self._prompt(args, kwargs)):
             yield delta
+
+    async def submit_batch(self, items: Iterable[Any]) -> BatchJob[T]:
+        """Upload *items* (each a value, a tuple or a dict of arguments) as one provider batch job."""
+        prompts = await aprompts_of(items, self._prompt)
+        return await asyncio.to_thread(submit_job, self._call, prompts)
+
+    def batch_job(self, id: str) -> BatchJob[T]:
+        """The batch job *id* this command submitted, in this process or an earlier one."""
+        return load_job(self._call, id)
+
+    async def batch(
+        self, items: Iterable[Any], *, poll: float = POLL, progress: bool | None = None
+    ) -> MapResult[T]:
+        """Submit *items* as a batch job, wait for it, and return every item's validated outcome."""
+        job = await self.submit_batch(items)
+        return await job.results_async(poll=poll, progress=progress)
 
 
 class CommandDecorator(Protocol[T]):

@@ -5,7 +5,9 @@ the model's list price. It is ``None`` whenever Alloy cannot price the call hone
 in the table (Alloy never guesses from a similar name), the offline ``fake`` model and test
 models, or a provider that reported no token counts.
 
-What the estimate leaves out: prompt-caching discounts, batch and priority tiers, and the higher
+Provider batch jobs are priced at the batch rate (``batch_discount``: half the list price on
+OpenAI, Anthropic and Gemini) for the batch's own answers. What the estimate leaves out:
+prompt-caching discounts, priority tiers, and the higher
 rates some models charge for very long prompts (over 200K input tokens for Claude Sonnet 4.5 and
 Gemini 2.5 Pro). Reasoning tokens count where the provider reports them as output tokens.
 
@@ -54,6 +56,11 @@ _PRICES: dict[tuple[str, str], Price] = {
     ("gemini", "gemini-2.5-pro"): Price(1.25, 10.00),
 }
 
+# Batch jobs cost this fraction less than the list price, input and output alike (each provider's
+# batch documentation, checked on 2026-12-01: "50% discount" on OpenAI's Batch API, Anthropic's
+# Message Batches and Gemini's batch mode).
+_BATCH_DISCOUNT: dict[str, float] = {"openai": 0.5, "anthropic": 0.5, "gemini": 0.5}
+
 # A dated snapshot (gpt-5-mini-2025-08-07, claude-sonnet-4-5-20250929) is the same model at the
 # same price as its alias; nothing else is inferred from a name.
 _SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
@@ -98,12 +105,21 @@ def price(provider: str, model: str) -> Price | None:
     return found
 
 
-def estimate(provider: str, model: str, usage: Usage) -> float | None:
-    """The estimated cost in USD of *usage* on *model*, or ``None`` if it cannot be priced."""
+def batch_discount(provider: str) -> float:
+    """The fraction of the list price a provider's batch jobs save (0 where it has none)."""
+    return _BATCH_DISCOUNT.get(provider, 0.0)
+
+
+def estimate(provider: str, model: str, usage: Usage, *, batch: bool = False) -> float | None:
+    """The estimated cost in USD of *usage* on *model*, or ``None`` if it cannot be priced.
+
+    *batch*: the tokens were spent in a provider batch job, at the batch rate.
+    """
     found = price(provider, model)
     if found is None or (usage.input_tokens == 0 and usage.output_tokens == 0):
         return None  # unpriced model, or a provider that reported no usage: unknown, not free
-    return (usage.input_tokens * found.input + usage.output_tokens * found.output) / 1_000_000
+    listed = (usage.input_tokens * found.input + usage.output_tokens * found.output) / 1_000_000
+    return listed * (1 - batch_discount(provider)) if batch else listed
 
 
 def priced(plan: Plan, result: Result[Any]) -> Result[Any]:

@@ -34,6 +34,7 @@ def _clean_settings(
         if name.startswith("ALLOY_") or name in _PROVIDER_VARS:
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))  # batch job records
     _settings._reset_configure()  # pyright: ignore[reportPrivateUsage]
     _registry.clear_clients()
     with stamina.set_testing(True, attempts=100, cap=True):

@@ -9,10 +9,10 @@ the engine decides modes in one place (``alloy._plan``).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, runtime_checkable
 
 from pydantic import AliasChoices, SecretStr
 
@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Adapter",
+    "BatchCapable",
+    "BatchItem",
+    "BatchState",
     "Capabilities",
     "SchemaDialect",
     "StreamItem",
@@ -168,6 +171,52 @@ def ended_early(provider: str, awaited: str) -> ProviderError:
     return ProviderError(
         f"the stream ended before {awaited}: the answer is incomplete", provider=provider, retryable=True
     )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchState:
+    """Where a provider batch job stands, as the provider reports it.
+
+    Attributes:
+        status: the provider's own word for it (``in_progress``, ``ended``, ``JOB_STATE_RUNNING``...).
+        done: the provider has finished with the job (completed, failed, expired or cancelled):
+            its results can be fetched, and items without an answer are run again normally.
+        total: requests in the job, where the provider says.
+        succeeded: requests answered so far, where the provider says.
+        failed: requests that failed (errored or expired) so far, where the provider says.
+    """
+
+    status: str
+    done: bool
+    total: int | None = None
+    succeeded: int = 0
+    failed: int = 0
+
+
+BatchItem = tuple[str, Response | ProviderError]
+"""One result of a batch job: the request's key and its answer, or why it has none."""
+
+
+@runtime_checkable
+class BatchCapable(Protocol):
+    """An adapter whose provider has a batch API: the wire translation of one batch job.
+
+    Each request is built by the same code as a live call and each answer parsed by the same
+    parser; submitting, polling, validating and re-asking are ``alloy._batch``'s, for every
+    provider. Keys are short ``[A-Za-z0-9_-]`` strings, unique within the job.
+    """
+
+    def batch_submit(self, requests: Sequence[tuple[str, Request]], settings: Settings) -> str:
+        """Upload *requests* as one job; the provider's id for it."""
+        ...
+
+    def batch_state(self, job: str, settings: Settings) -> BatchState:
+        """Where job *job* stands (one status request)."""
+        ...
+
+    def batch_results(self, job: str, settings: Settings) -> Iterator[BatchItem]:
+        """The results of a finished job, in any order; a request missing from them has no answer."""
+        ...
 
 
 def require_key(settings: Settings, field: str, provider: str) -> SecretStr:

@@ -27,12 +27,23 @@ import anthropic
 from anthropic.resources.messages import Messages
 from anthropic.types import Message as Message_
 from anthropic.types import RawMessageStreamEvent
+from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
 from pydantic import SecretStr
 
 from .. import _registry
 from .._errors import ProviderError, is_retryable_status, read_retry_after, snippet
 from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, Usage
-from . import Adapter, Capabilities, StreamItem, UnsupportedFeature, ended_early, reading_stream, require_key
+from . import (
+    Adapter,
+    BatchItem,
+    BatchState,
+    Capabilities,
+    StreamItem,
+    UnsupportedFeature,
+    ended_early,
+    reading_stream,
+    require_key,
+)
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -253,6 +264,41 @@ def _arguments(raw: str) -> dict[str, Any]:
     return cast("dict[str, Any]", value) if isinstance(value, dict) else {"__raw__": raw}
 
 
+# --- batch jobs (Message Batches) ------------------------------------------------------------------
+
+
+def batch_request(key: str, request: Request, settings: Settings) -> dict[str, Any]:
+    """One request of a Message Batch: ``messages.create``'s body for *request* (``extra_body`` merged in)."""
+    kwargs = build_request(request, settings)
+    params = {k: v for k, v in kwargs.items() if k != "extra_body"} | kwargs.get("extra_body", {})
+    return {"custom_id": key, "params": params}
+
+
+def batch_state(batch: MessageBatch) -> BatchState:
+    """A ``MessageBatch`` as a neutral ``BatchState``."""
+    c = batch.request_counts
+    total = c.processing + c.succeeded + c.errored + c.canceled + c.expired
+    failed = c.errored + c.canceled + c.expired
+    return BatchState(batch.processing_status, batch.processing_status == "ended", total, c.succeeded, failed)
+
+
+def parse_batch_result(line: MessageBatchIndividualResponse) -> BatchItem:
+    """One result of a Message Batch: the answer, parsed as a live answer is, or why it has none."""
+    key, result = line.custom_id, line.result
+    if result.type == "succeeded":
+        try:
+            return key, parse_response(result.message)
+        except ProviderError as exc:
+            return key, exc
+    if result.type == "errored":
+        error = result.error.error
+        status = _EVENT_STATUS.get(error.type, 500)
+        message = f"batch request {key} errored: {error.type}: {snippet(error.message, 300)}"
+        retryable = is_retryable_status(status)
+        return key, ProviderError(message, provider=PROVIDER, status_code=status, retryable=retryable)
+    return key, ProviderError(f"batch request {key} was {result.type}", provider=PROVIDER, retryable=True)
+
+
 # --- the adapter ------------------------------------------------------------------------------------
 
 
@@ -347,6 +393,19 @@ class AnthropicAdapter(Adapter):
             cause = f" ({snippet(exc.__cause__, 200)})" if exc.__cause__ else ""
             return ProviderError(f"{snippet(exc.message, 200)}{cause}", provider=PROVIDER, retryable=True)
         return None
+
+    # Batch jobs: Message Batches, each request built by build_request and parsed by parse_response.
+
+    def batch_submit(self, requests: Sequence[tuple[str, Request]], settings: Settings) -> str:
+        batch = [batch_request(key, request, settings) for key, request in requests]
+        return self._client(settings).messages.batches.create(requests=cast(Any, batch)).id
+
+    def batch_state(self, job: str, settings: Settings) -> BatchState:
+        return batch_state(self._client(settings).messages.batches.retrieve(job))
+
+    def batch_results(self, job: str, settings: Settings) -> Iterator[BatchItem]:
+        for line in self._client(settings).messages.batches.results(job):
+            yield parse_batch_result(line)
 
     @contextmanager
     def _watch(self, request: Request, settings: Settings) -> Generator[None]:

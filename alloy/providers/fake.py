@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from .._errors import ProviderError
 from .._messages import Request, Response, Usage
-from . import Adapter, Capabilities, StreamItem
+from .._paths import cache_dir
+from . import Adapter, BatchItem, BatchState, Capabilities, StreamItem
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -102,7 +105,11 @@ def _number(schema: dict[str, Any], *, integer: bool) -> int | float:
 
 
 class FakeAdapter(Adapter):
-    """``model="fake"``: answers every request at once, offline."""
+    """``model="fake"``: answers every request at once, offline.
+
+    Batch jobs too: a job is answered when it is submitted and kept in a file of the cache
+    directory (``alloy/fake-batches``), so that another process can collect it.
+    """
 
     provider: ClassVar[str] = "fake"
 
@@ -122,6 +129,39 @@ class FakeAdapter(Adapter):
         for i, word in enumerate(words):
             yield word if i == len(words) - 1 else word + " "
         yield response
+
+    def batch_submit(self, requests: Sequence[tuple[str, Request]], settings: Settings) -> str:
+        job = f"fakebatch_{uuid.uuid4().hex}"
+        answers = {key: _dump(self.send(request, settings)) for key, request in requests}
+        _job_file(job).write_text(json.dumps(answers))
+        return job
+
+    def batch_state(self, job: str, settings: Settings) -> BatchState:
+        count = len(_load(job))
+        return BatchState("ended", True, count, count, 0)
+
+    def batch_results(self, job: str, settings: Settings) -> Iterator[BatchItem]:
+        for key, answer in _load(job).items():
+            usage = Usage(answer["input_tokens"], answer["output_tokens"])
+            yield key, Response(answer["text"], usage=usage, finish_reason="stop", model="fake")
+
+
+def _job_file(job: str) -> Any:
+    return cache_dir("fake-batches") / f"{job}.json"
+
+
+def _dump(response: Response) -> dict[str, Any]:
+    usage = response.usage
+    return {"text": response.text, "input_tokens": usage.input_tokens, "output_tokens": usage.output_tokens}
+
+
+def _load(job: str) -> dict[str, Any]:
+    try:
+        return json.loads(_job_file(job).read_text())
+    except FileNotFoundError:
+        raise ProviderError(
+            f"no fake batch job {job!r} in {_job_file(job).parent}", provider="fake"
+        ) from None
 
 
 ADAPTER = FakeAdapter()

@@ -39,7 +39,17 @@ from google.genai import errors, types
 from .. import _registry
 from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
 from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, Usage
-from . import Adapter, Capabilities, StreamItem, UnsupportedFeature, ended_early, reading_stream, require_key
+from . import (
+    Adapter,
+    BatchItem,
+    BatchState,
+    Capabilities,
+    StreamItem,
+    UnsupportedFeature,
+    ended_early,
+    reading_stream,
+    require_key,
+)
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -293,6 +303,49 @@ def _blocked(message: str, detail: pydantic.BaseModel) -> ProviderError:
     return ProviderError(message, provider=PROVIDER, body=detail.model_dump(mode="json", exclude_none=True))
 
 
+# --- batch jobs (batch mode, inlined requests) ---------------------------------------------------
+
+BATCH_KEY = "alloy_key"
+"""The metadata entry of each inlined request that carries its key."""
+_BATCH_ENDED = frozenset(
+    {"JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED", "JOB_STATE_FAILED"}
+    | {"JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
+)
+
+
+def batch_request(key: str, request: Request) -> types.InlinedRequest:
+    """One inlined request of a batch: ``generate_content``'s arguments for *request*, keyed."""
+    kwargs = build_request(request)
+    return types.InlinedRequest(**kwargs, metadata={BATCH_KEY: key})
+
+
+def batch_state(job: types.BatchJob) -> BatchState:
+    """A ``BatchJob`` as a neutral ``BatchState`` (the Developer API reports no per-request counts)."""
+    status = job.state.value if job.state is not None else "JOB_STATE_UNSPECIFIED"
+    return BatchState(status, status in _BATCH_ENDED)
+
+
+def parse_batch_results(job: types.BatchJob, keys: Sequence[str] = ()) -> Iterator[BatchItem]:
+    """The inlined responses of a finished job, parsed as live answers are.
+
+    Each carries its key in its metadata; one without is matched by position (responses come in
+    request order), using *keys* where given.
+    """
+    responses = (job.dest.inlined_responses if job.dest else None) or []
+    for i, item in enumerate(responses):
+        key = (item.metadata or {}).get(BATCH_KEY) or (keys[i] if i < len(keys) else str(i))
+        if item.response is not None and item.error is None:
+            try:
+                yield key, parse_response(item.response)
+            except ProviderError as exc:
+                yield key, exc
+            continue
+        error = item.error or types.JobError(message="no response")
+        message = f"batch request {key} failed: {snippet(error.message or error.code, 300)}"
+        status = error.code if error.code and error.code >= 400 else None
+        yield key, ProviderError(message, provider=PROVIDER, status_code=status, retryable=True)
+
+
 # --- errors ---------------------------------------------------------------------------------------
 
 
@@ -429,6 +482,21 @@ class GeminiAdapter(Adapter):
 
     def classify(self, exc: Exception) -> ProviderError | None:
         return classify(exc)
+
+    # Batch jobs: batch mode with inlined requests, each built by build_request, parsed by parse_response.
+
+    def batch_submit(self, requests: Sequence[tuple[str, Request]], settings: Settings) -> str:
+        inlined = [batch_request(key, request) for key, request in requests]
+        model = requests[0][1].model if requests else ""
+        config = types.CreateBatchJobConfig(display_name="alloy")
+        job = self.client(settings).batches.create(model=model, src=inlined, config=config)
+        return job.name or ""
+
+    def batch_state(self, job: str, settings: Settings) -> BatchState:
+        return batch_state(self.client(settings).batches.get(name=job))
+
+    def batch_results(self, job: str, settings: Settings) -> Iterator[BatchItem]:
+        return parse_batch_results(self.client(settings).batches.get(name=job))
 
     def _done(self, state: StreamState) -> Response:
         """The answer, its signatures kept for the next turn."""

@@ -12,11 +12,12 @@ import functools
 import inspect
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 from urllib.parse import urlsplit
 
 import openai
+import pydantic
 from openai import AsyncStream, Stream
 from openai.resources.chat import Completions
 from openai.resources.responses import Responses
@@ -37,7 +38,7 @@ from openai.types.responses import (
 from .. import _registry
 from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
 from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, ToolSpec, Usage
-from . import Adapter, Capabilities, StreamItem, ended_early, reading_stream
+from . import Adapter, BatchItem, BatchState, Capabilities, StreamItem, ended_early, reading_stream
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -49,6 +50,9 @@ _PROVIDER = "openai"
 _REASONING = ("gpt-5", "o1", "o3", "o4")  # reasoning models refuse a temperature
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
 _USAGE: ChatCompletionStreamOptionsParam = {"include_usage": True}
+BatchEndpoint = Literal["/v1/responses", "/v1/chat/completions"]
+_BATCH_URL: dict[Api, BatchEndpoint] = {"responses": "/v1/responses", "chat": "/v1/chat/completions"}
+_BATCH_ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
 
 
 @functools.lru_cache(maxsize=64)  # asked several times per call; urlsplit is not free
@@ -327,6 +331,53 @@ class StreamState:
         return Response("".join(self.parts), calls, f.usage, f.finish_reason, f.model)
 
 
+# --- batch lines (the Batch API's JSONL) --------------------------------------------------------
+
+
+def batch_line(key: str, api: Api, kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """One input line of a batch: the body the SDK would send for *kwargs* (``extra_body`` merged in)."""
+    body = {k: v for k, v in kwargs.items() if k != "extra_body"} | dict(kwargs.get("extra_body") or {})
+    return {"custom_id": key, "method": "POST", "url": _BATCH_URL[api], "body": body}
+
+
+def parse_batch_line(line: Mapping[str, Any], endpoint: str, max_output_tokens: int | None) -> BatchItem:
+    """One output or error line of a batch: the answer, parsed as a live answer is, or why it has none."""
+    key = str(line.get("custom_id"))
+    response: dict[str, Any] = line.get("response") or {}
+    status: int | None = response.get("status_code")
+    body: Any = response.get("body")
+    if status == 200 and isinstance(body, dict):
+        try:
+            if endpoint == _BATCH_URL["responses"]:
+                return key, parse_responses(OpenAIResponse.model_validate(body), max_output_tokens)
+            return key, parse_chat(ChatCompletion.model_validate(body))
+        except pydantic.ValidationError as exc:
+            message = f"batch answer {key} is not a {endpoint} response: {snippet(exc, 200)}"
+            return key, ProviderError(message, provider=_PROVIDER, body=body)
+        except ProviderError as exc:
+            return key, exc
+    error: Any = line.get("error") or (
+        cast("dict[str, Any]", body).get("error") if isinstance(body, dict) else None
+    )
+    detail = cast("dict[str, Any]", error) if isinstance(error, dict) else {"message": str(error or "")}
+    code = f" ({detail['code']})" if detail.get("code") else ""
+    message = f"batch request {key} failed{code}: {snippet(detail.get('message') or f'HTTP {status}', 300)}"
+    retryable = status is None or is_retryable_status(status)  # expired, cancelled: never tried
+    return key, ProviderError(
+        message, provider=_PROVIDER, status_code=status, retryable=retryable, body=error
+    )
+
+
+def _json_line(text: str) -> dict[str, Any]:
+    try:
+        line: Any = json.loads(text)
+    except ValueError:
+        line = None
+    if not isinstance(line, dict):
+        raise ProviderError(f"a batch result line is not a JSON object: {snippet(text)}", provider=_PROVIDER)
+    return cast("dict[str, Any]", line)
+
+
 # --- errors ---------------------------------------------------------------------------------------
 
 
@@ -451,6 +502,36 @@ class OpenAIAdapter(Adapter):
 
     def classify(self, exc: Exception) -> ProviderError | None:
         return classify(exc)
+
+    # Batch jobs: Files + Batches, one JSONL line per request, on the API ``openai_api`` picks.
+
+    def batch_submit(self, requests: Sequence[tuple[str, Request]], settings: Settings) -> str:
+        lines = [batch_line(key, *self.kwargs(request, settings)) for key, request in requests]
+        data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+        client = self.client(settings)
+        upload = client.files.create(file=("alloy-batch.jsonl", data, "application/jsonl"), purpose="batch")
+        endpoint = _BATCH_URL[api_for(settings)]
+        return client.batches.create(input_file_id=upload.id, endpoint=endpoint, completion_window="24h").id
+
+    def batch_state(self, job: str, settings: Settings) -> BatchState:
+        batch = self.client(settings).batches.retrieve(job)
+        counts = batch.request_counts
+        return BatchState(
+            batch.status,
+            batch.status in _BATCH_ENDED,
+            counts.total if counts else None,
+            counts.completed if counts else 0,
+            counts.failed if counts else 0,
+        )
+
+    def batch_results(self, job: str, settings: Settings) -> Iterator[BatchItem]:
+        client = self.client(settings)
+        batch = client.batches.retrieve(job)
+        for file_id in (batch.output_file_id, batch.error_file_id):
+            if file_id:
+                for text in client.files.content(file_id).text.splitlines():
+                    if text.strip():
+                        yield parse_batch_line(_json_line(text), batch.endpoint, settings.max_tokens)
 
 
 ADAPTER = OpenAIAdapter()

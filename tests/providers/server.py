@@ -10,6 +10,8 @@ requests exactly as the SDK sent them. One server per test (fixture ``server`` i
 
 from __future__ import annotations
 
+import email.parser
+import email.policy
 import json
 import threading
 import time
@@ -177,3 +179,270 @@ class FakeServer:
     def stop(self) -> None:
         self._httpd.shutdown()
         self._httpd.server_close()
+
+
+# --- the three batch APIs, as the real SDKs call them ---------------------------------------------
+
+EXPIRED = "expired"
+"""What a batch ``answer`` function returns for a request the provider let expire."""
+
+
+@dataclass
+class Failed:
+    """What a batch ``answer`` function returns for a request the provider failed."""
+
+    status: int = 500
+    message: str = "the server had an error processing this request"
+
+
+Answer = Callable[[str, Any], Any]
+"""``answer(key, request_body)``: the provider-shaped answer body, ``EXPIRED`` or a ``Failed``."""
+
+
+class BatchFake:
+    """A fake batch API on a ``FakeServer``: install with ``server.handler = fake``.
+
+    Batch paths are answered here: a job is created from the uploaded requests, reports
+    ``polls`` not-yet-done states to status requests, then is done with one answer per request
+    from ``answer``. Any other request (a normal call: a re-ask, a re-run) gets ``live(rec)``,
+    by default the next of ``server.replies``. ``requests`` holds the batch requests, by key.
+    """
+
+    def __init__(self, server: FakeServer, answer: Answer, *, polls: int = 2) -> None:
+        self.server, self.answer, self.polls = server, answer, polls
+        self.requests: dict[str, Any] = {}
+        self.live: Callable[[Recorded], Reply] = lambda rec: (
+            server.replies.pop(0) if server.replies else Reply(500, {"error": {"message": "no live reply"}})
+        )
+        self.status_requests = 0
+        self._left = polls
+
+    def __call__(self, rec: Recorded) -> Reply:
+        reply = self.handle(rec)
+        return reply if reply is not None else self.live(rec)
+
+    def handle(self, rec: Recorded) -> Reply | None:
+        raise NotImplementedError
+
+    def _poll(self) -> bool:
+        """One status request: whether the job is done now."""
+        self.status_requests += 1
+        self._left -= 1
+        return self._left < 0
+
+    def _answers(self) -> list[tuple[str, Any]]:
+        return [(key, self.answer(key, body)) for key, body in self.requests.items()]
+
+
+class OpenAIBatches(BatchFake):
+    """Files + Batches: multipart upload, ``POST /v1/batches``, polling, output and error files."""
+
+    def __init__(self, server: FakeServer, answer: Answer, *, polls: int = 2) -> None:
+        super().__init__(server, answer, polls=polls)
+        self.files: dict[str, bytes] = {}
+        self.uploads: list[dict[str, Any]] = []
+        self.batch: dict[str, Any] = {}
+
+    def handle(self, rec: Recorded) -> Reply | None:
+        path = rec.path.split("?")[0]
+        if rec.method == "POST" and path == "/v1/files":
+            fields = _multipart(rec)
+            self.uploads.append(fields)
+            file_id = f"file-{len(self.files) + 1}"
+            self.files[file_id] = fields["file"]
+            return Reply(200, _file_object(file_id, fields))
+        if rec.method == "POST" and path == "/v1/batches":
+            body = rec.json
+            lines = [json.loads(line) for line in self.files[body["input_file_id"]].decode().splitlines()]
+            self.requests = {line["custom_id"]: line for line in lines}
+            self.batch = {
+                "id": "batch_abc123",
+                "object": "batch",
+                "endpoint": body["endpoint"],
+                "input_file_id": body["input_file_id"],
+                "completion_window": body["completion_window"],
+                "status": "validating",
+                "created_at": 1_700_000_000,
+                "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+            }
+            return Reply(200, self.batch)
+        if rec.method == "GET" and path == "/v1/batches/batch_abc123":
+            if self._poll() and self.batch["status"] != "completed":
+                self._finish()
+            elif self.batch["status"] == "validating":
+                self.batch["status"] = "in_progress"
+            return Reply(200, self.batch)
+        if rec.method == "GET" and path.startswith("/v1/files/") and path.endswith("/content"):
+            return Reply(200, self.files[path.split("/")[3]], content_type="application/octet-stream")
+        return None
+
+    def _finish(self) -> None:
+        out: list[str] = []
+        errors: list[str] = []
+        for n, (key, answer) in enumerate(self._answers()):
+            line: dict[str, Any] = {"id": f"batch_req_{n}", "custom_id": key}
+            if answer == EXPIRED:
+                line |= {
+                    "response": None,
+                    "error": {
+                        "code": "batch_expired",
+                        "message": "This request could not be executed before the completion window expired.",
+                    },
+                }
+                errors.append(json.dumps(line))
+            elif isinstance(answer, Failed):
+                error = {"error": {"message": answer.message, "type": "server_error", "code": None}}
+                line |= {
+                    "response": {"status_code": answer.status, "request_id": "r", "body": error},
+                    "error": None,
+                }
+                errors.append(json.dumps(line))
+            else:
+                line |= {"response": {"status_code": 200, "request_id": "r", "body": answer}, "error": None}
+                out.append(json.dumps(line))
+        self.files["file-out"] = "\n".join(out).encode() + b"\n"
+        self.files["file-err"] = "\n".join(errors).encode() + b"\n"
+        counts = {"total": len(self.requests), "completed": len(out), "failed": len(errors)}
+        self.batch |= {"status": "completed", "request_counts": counts, "completed_at": 1_700_000_100}
+        self.batch |= {"output_file_id": "file-out", "error_file_id": "file-err" if errors else None}
+
+
+def _multipart(rec: Recorded) -> dict[str, Any]:
+    """The fields of a ``multipart/form-data`` body: ``bytes`` for a file, ``str`` otherwise."""
+    head = f"content-type: {rec.headers['content-type']}\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + rec.body)
+    fields: dict[str, Any] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        data = part.get_payload(decode=True)
+        fields[str(name)] = data if part.get_filename() else data.decode()
+        if part.get_filename():
+            fields[f"{name}.filename"] = part.get_filename()
+            fields[f"{name}.content_type"] = part.get_content_type()
+    return fields
+
+
+def _file_object(file_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": file_id,
+        "object": "file",
+        "bytes": len(fields["file"]),
+        "created_at": 1_700_000_000,
+        "filename": fields.get("file.filename", "upload"),
+        "purpose": fields["purpose"],
+        "status": "processed",
+    }
+
+
+class AnthropicBatches(BatchFake):
+    """Message Batches: ``POST /v1/messages/batches``, polling, the results JSONL stream."""
+
+    def __init__(self, server: FakeServer, answer: Answer, *, polls: int = 2) -> None:
+        super().__init__(server, answer, polls=polls)
+        self.batch: dict[str, Any] = {}
+
+    def handle(self, rec: Recorded) -> Reply | None:
+        path = rec.path.split("?")[0]
+        base = "/v1/messages/batches"
+        if rec.method == "POST" and path == base:
+            self.requests = {r["custom_id"]: r["params"] for r in rec.json["requests"]}
+            counts = {
+                "processing": len(self.requests),
+                "succeeded": 0,
+                "errored": 0,
+                "canceled": 0,
+                "expired": 0,
+            }
+            self.batch = {
+                "id": "msgbatch_abc123",
+                "type": "message_batch",
+                "processing_status": "in_progress",
+                "request_counts": counts,
+                "created_at": "2026-12-01T10:00:00Z",
+                "expires_at": "2026-12-02T10:00:00Z",
+                "ended_at": None,
+                "archived_at": None,
+                "cancel_initiated_at": None,
+                "results_url": None,
+            }
+            return Reply(200, self.batch)
+        if rec.method == "GET" and path == f"{base}/msgbatch_abc123":
+            if self._poll() and self.batch["processing_status"] != "ended":
+                self._finish()
+            return Reply(200, self.batch)
+        if rec.method == "GET" and path == f"{base}/msgbatch_abc123/results":
+            return Reply(200, self._results, content_type="application/binary")
+        return None
+
+    def _finish(self) -> None:
+        lines: list[str] = []
+        counts = dict.fromkeys(("processing", "succeeded", "errored", "canceled", "expired"), 0)
+        for key, answer in self._answers():
+            if answer == EXPIRED:
+                result: dict[str, Any] = {"type": "expired"}
+            elif isinstance(answer, Failed):
+                error = {"type": "api_error", "message": answer.message}
+                result = {"type": "errored", "error": {"type": "error", "error": error}}
+            else:
+                result = {"type": "succeeded", "message": answer}
+            counts[result["type"]] += 1
+            lines.append(json.dumps({"custom_id": key, "result": result}))
+        self._results = "\n".join(lines) + "\n"
+        url = f"{self.server.url}/v1/messages/batches/msgbatch_abc123/results"
+        self.batch |= {"processing_status": "ended", "request_counts": counts, "results_url": url}
+        self.batch |= {"ended_at": "2026-12-01T10:30:00Z"}
+
+
+class GeminiBatches(BatchFake):
+    """Batch mode with inlined requests: ``models/<m>:batchGenerateContent``, ``GET batches/<id>``."""
+
+    def __init__(self, server: FakeServer, answer: Answer, *, polls: int = 2) -> None:
+        super().__init__(server, answer, polls=polls)
+        self.operation: dict[str, Any] = {}
+        self.created: Any = None
+
+    def handle(self, rec: Recorded) -> Reply | None:
+        path = rec.path.split("?")[0]
+        if rec.method == "POST" and path.endswith(":batchGenerateContent"):
+            self.created = rec.json
+            inlined = rec.json["batch"]["inputConfig"]["requests"]["requests"]
+            self.requests = {r["metadata"]["alloy_key"]: r["request"] for r in inlined}
+            self._metadata = [r["metadata"] for r in inlined]
+            model = path.removeprefix("/v1beta/").removesuffix(":batchGenerateContent")
+            self.operation = {
+                "name": "batches/abc123",
+                "metadata": {
+                    "@type": "type.googleapis.com/google.ai.generativelanguage.v1beta.GenerateContentBatch",
+                    "name": "batches/abc123",
+                    "displayName": rec.json["batch"].get("displayName", ""),
+                    "model": model,
+                    "state": "BATCH_STATE_PENDING",
+                    "createTime": "2026-12-01T10:00:00Z",
+                },
+            }
+            return Reply(200, self.operation)
+        if rec.method == "GET" and path == "/v1beta/batches/abc123":
+            meta = self.operation["metadata"]
+            if self._poll() and meta["state"] != "BATCH_STATE_SUCCEEDED":
+                self._finish()
+            else:
+                meta["state"] = "BATCH_STATE_RUNNING"
+            return Reply(200, self.operation)
+        return None
+
+    def _finish(self) -> None:
+        responses: list[dict[str, Any]] = []
+        for (_key, answer), metadata in zip(self._answers(), self._metadata, strict=True):
+            if answer == EXPIRED:
+                item: dict[str, Any] = {
+                    "error": {"code": 4, "message": "Deadline expired before the batch ended."}
+                }
+            elif isinstance(answer, Failed):
+                item = {"error": {"code": 13, "message": answer.message}}
+            else:
+                item = {"response": answer}
+            responses.append(item | {"metadata": metadata})
+        meta = self.operation["metadata"]
+        meta |= {"state": "BATCH_STATE_SUCCEEDED", "endTime": "2026-12-01T10:30:00Z"}
+        meta["output"] = {"inlinedResponses": {"inlinedResponses": responses}}
+        self.operation["done"] = True
