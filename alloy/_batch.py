@@ -17,23 +17,24 @@ or its error. Polling, backoff, collecting and re-asking live here, once, for ev
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextvars
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
-import pickle
 import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
 
+import pydantic
+
 from . import _drivers, _engine, _retry
 from ._errors import AlloyError, CommandError, ConfigurationError, ProviderError
 from ._map import MapResult, Outcome
-from ._messages import Request, Response, Result
+from ._messages import Message, Request, Response, Result
 from ._outputs import type_name
 from ._paths import cache_dir
 from ._plan import Plan
@@ -52,6 +53,9 @@ log = logging.getLogger("alloy.batch")
 T = TypeVar("T")
 R = TypeVar("R")
 
+Prompt = tuple[Message, ...] | CommandError
+"""An item as the job keeps it: its conversation, or the error of its failed ``@require``."""
+
 POLL = 10.0
 """Seconds before the first status request of ``wait``; each later wait is 1.5 times longer."""
 POLL_MAX = 300.0
@@ -67,26 +71,28 @@ def arguments(item: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
     return (item,), {}
 
 
-def prompts_of(items: Iterable[Any], prompt: Callable[..., Any]) -> list[Any]:
-    """Each item's prompt, or the ``AlloyError`` its prompt function raised (a failed ``@require``)."""
-    out: list[Any] = []
+def prompts_of(items: Iterable[Any], prompt: Callable[..., tuple[Message, ...]]) -> list[Prompt]:
+    """Each item's prompt, or the ``CommandError`` of its failed ``@require`` (that item only)."""
+    out: list[Prompt] = []
     for item in items:
         args, kwargs = arguments(item)
         try:
             out.append(prompt(args, kwargs))
-        except AlloyError as exc:
+        except CommandError as exc:
             out.append(exc)
     return out
 
 
-async def aprompts_of(items: Iterable[Any], prompt: Callable[..., Awaitable[Any]]) -> list[Any]:
+async def aprompts_of(
+    items: Iterable[Any], prompt: Callable[..., Awaitable[tuple[Message, ...]]]
+) -> list[Prompt]:
     """``prompts_of`` for an async prompt function."""
-    out: list[Any] = []
+    out: list[Prompt] = []
     for item in items:
         args, kwargs = arguments(item)
         try:
             out.append(await prompt(args, kwargs))
-        except AlloyError as exc:
+        except CommandError as exc:
             out.append(exc)
     return out
 
@@ -115,14 +121,14 @@ def _batch_adapter(plan: Plan, name: str) -> BatchCapable:
     return adapter
 
 
-def first_request(plan: Plan, prompt: Any) -> Request:
+def first_request(plan: Plan, prompt: tuple[Message, ...]) -> Request:
     """The engine's first request for *prompt*: what a live call would send first."""
     effect = next(_engine.run(plan, prompt))
     assert isinstance(effect, _engine.Send)  # the engine always asks the model first
     return effect.request
 
 
-def submit_job(call: Call[T], prompts: list[Any]) -> BatchJob[T]:
+def submit_job(call: Call[T], prompts: list[Prompt]) -> BatchJob[T]:
     """Upload one batch job for *prompts* (items whose prompt failed are not sent); its ``BatchJob``.
 
     Raises:
@@ -133,7 +139,7 @@ def submit_job(call: Call[T], prompts: list[Any]) -> BatchJob[T]:
     plan = call.plan()
     adapter = _batch_adapter(plan, call.name)
     requests = [
-        (_key(i), first_request(plan, p)) for i, p in enumerate(prompts) if not isinstance(p, AlloyError)
+        (_key(i), first_request(plan, p)) for i, p in enumerate(prompts) if not isinstance(p, CommandError)
     ]
     if not requests:
         raise ConfigurationError(
@@ -192,7 +198,7 @@ class BatchJob(Generic[T]):
             list prices for re-asks and re-runs), or ``None`` where the model has no known price.
     """
 
-    def __init__(self, call: Call[T], id: str, prompts: list[Any]) -> None:
+    def __init__(self, call: Call[T], id: str, prompts: list[Prompt]) -> None:
         model, _, self._job = id.rpartition("@")
         self.id = id
         self.provider, self.model = split_model(model)
@@ -281,7 +287,7 @@ class BatchJob(Generic[T]):
         missing = sum(
             1
             for i, p in enumerate(self._prompts)
-            if not isinstance(p, AlloyError) and not isinstance(answers.get(_key(i)), Response)
+            if not isinstance(p, CommandError) and not isinstance(answers.get(_key(i)), Response)
         )
         if missing:
             log.warning(
@@ -306,7 +312,7 @@ class BatchJob(Generic[T]):
         self, plan: Plan, index: int, answer: Response | ProviderError | None
     ) -> tuple[Outcome[T], float | None]:
         prompt = self._prompts[index]
-        if isinstance(prompt, AlloyError):
+        if isinstance(prompt, CommandError):
             return Outcome[T].failure(index, prompt), None
         planner: _drivers.Planner = self._call.plan
         if isinstance(answer, Response):
@@ -391,17 +397,18 @@ def _save(job: BatchJob[Any], call: Call[Any]) -> None:
     _record_path(job.id).write_text(json.dumps(record, ensure_ascii=False))
 
 
-def _dump_prompt(prompt: Any) -> Any:
-    if isinstance(prompt, AlloyError):
+@functools.cache
+def _history() -> pydantic.TypeAdapter[list[Message]]:
+    return pydantic.TypeAdapter(list[Message])
+
+
+def _dump_prompt(prompt: Prompt) -> dict[str, Any]:
+    if isinstance(prompt, CommandError):
         return {"error": str(prompt)}
-    if isinstance(prompt, str):
-        return prompt
-    return {"pickle": base64.b64encode(pickle.dumps(prompt)).decode()}  # a conversation: Alloy's own types
+    return {"messages": json.loads(_history().dump_json(list(prompt)))}
 
 
-def _load_prompt(item: Any) -> Any:
-    if isinstance(item, str):
-        return item
+def _load_prompt(item: dict[str, Any]) -> Prompt:
     if "error" in item:
         return CommandError(item["error"], attempts=0)
-    return pickle.loads(base64.b64decode(item["pickle"]))  # written by _save, in the user's own cache
+    return tuple(_history().validate_json(json.dumps(item["messages"])))
