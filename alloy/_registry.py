@@ -7,12 +7,14 @@ imported until a model of that provider is first used, so ``import alloy`` stays
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import difflib
 import functools
 import importlib
+import inspect
+import logging
 import threading
-import weakref
-from collections.abc import Callable, Hashable
+from collections.abc import AsyncGenerator, Callable, Hashable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -22,6 +24,8 @@ if TYPE_CHECKING:
     from .providers import Adapter
 
 C = TypeVar("C")
+
+log = logging.getLogger("alloy.registry")
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,25 +105,75 @@ def resolve(model: str | Adapter) -> tuple[Adapter, str]:
 
 
 # --- the SDK client cache -------------------------------------------------------------------------
+#
+# Async clients belong to the event loop that made them: their connections are bound to it. Each
+# loop gets its own cache, released with the loop. A weak reference to the loop cannot do that,
+# since the clients themselves refer to the loop and keep it alive. Instead each loop's cache is
+# watched by a suspended async generator (``_LoopClients.watch``) registered with that loop: when
+# ``asyncio.run`` (or any runner) shuts the loop down, ``loop.shutdown_asyncgens()`` closes that
+# generator, whose ``finally`` closes the clients *on the loop*, while it still runs, and drops the
+# cache. A loop closed without that step is dropped at the next lookup (its clients' sockets then
+# close when they are collected).
 
 _clients: dict[Hashable, Any] = {}
-# Async clients are bound to the loop that made them; a dead loop takes its clients with it.
-_loop_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Hashable, Any]] = (
-    weakref.WeakKeyDictionary()
-)
 _lock = threading.Lock()
+
+
+class _LoopClients:
+    """The async clients of one event loop, and the generator that closes them with it."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.clients: dict[Hashable, Any] = {}
+        # Driven to its ``yield`` at once (it awaits nothing before), which registers it with the
+        # running loop's async-generator hooks; the loop keeps only a weak reference, so do we.
+        self.watcher = self.watch()
+        with contextlib.suppress(StopIteration):
+            self.watcher.__anext__().send(None)
+
+    async def watch(self) -> AsyncGenerator[None]:
+        try:
+            yield
+        finally:
+            with _lock:
+                if _loop_clients.get(self.loop) is self:
+                    del _loop_clients[self.loop]
+                clients, self.clients = list(self.clients.values()), {}
+            for c in clients:
+                await aclose(c)
+
+
+_loop_clients: dict[asyncio.AbstractEventLoop, _LoopClients] = {}
+
+
+async def aclose(client: Any) -> None:
+    """Close an async SDK client (``aclose()`` or an awaitable ``close()``); errors are logged."""
+    close = getattr(client, "aclose", None) or getattr(client, "close", None)
+    if close is None:
+        return
+    try:
+        result = close()
+        if inspect.isawaitable(result):
+            await result
+    except Exception as exc:  # closing must not fail the loop's shutdown
+        log.debug("closing %s failed: %r", type(client).__name__, exc)
 
 
 def client(key: Hashable, build: Callable[[], C], *, is_async: bool = False) -> C:
     """One SDK client per *key* (provider, credentials, base URL, timeout), reused across calls.
 
     Async clients are cached per running event loop: a thousand calls open one connection
-    pool, not a thousand, and a client never outlives its loop.
+    pool, not a thousand, and the loop's clients are closed when it shuts down.
     """
     if is_async:
         loop = asyncio.get_running_loop()
         with _lock:
-            cache = _loop_clients.setdefault(loop, {})
+            entry = _loop_clients.get(loop)
+            if entry is None:
+                for dead in [d for d in _loop_clients if d.is_closed()]:
+                    del _loop_clients[dead]
+                entry = _loop_clients[loop] = _LoopClients(loop)
+        cache = entry.clients
     else:
         cache = _clients
     try:
@@ -136,4 +190,6 @@ def clear_clients() -> None:
     """Forget every cached client (tests; a process that changes credentials at run time)."""
     with _lock:
         _clients.clear()
+        for entry in _loop_clients.values():
+            entry.clients.clear()
         _loop_clients.clear()
