@@ -214,7 +214,7 @@ def _answer(plan: Plan, response: Response) -> Any:
     decode: Callable[[Any], Any] = plan.codec.decode if plan.codec else _identity
     call = next((c for c in response.tool_calls if c.name == OUTPUT_TOOL), None)
     if call is not None:
-        return _validated(lambda: out.validate(decode(call.arguments)))
+        return _validated(lambda: out.validate(call.arguments, decode))
     # Text where an object was due (after tool turns, or instead of the output tool): one finalize turn.
     if plan.output_mode == "tool" or (plan.tools and not out.wrapped and not _looks_like_json(response.text)):
         raise _NeedsFinalize

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
-from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter
+from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter, ValidationError
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
@@ -28,6 +28,11 @@ T = TypeVar("T")
 
 _FENCE = re.compile(r"```(?:json|JSON)?\s*\n?(.*?)```", re.DOTALL)
 NO_JSON = object()
+_NONE = object()
+
+
+def _same(value: Any) -> Any:
+    return value
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -41,14 +46,35 @@ class OutputType:
     wrapped: bool
     name: str
 
-    def validate(self, value: Any) -> Any:
-        """Validate a decoded JSON value (lax); unwrap ``{"value": …}`` when wrapped.
+    def validate(self, value: Any, decode: Callable[[Any], Any] = _same) -> Any:
+        """*decode* a JSON value from the wire shape and validate it (lax); unwrap ``{"value": …}``.
 
-        A wrapped type also accepts its bare value, which models often send.
+        A wrapped type also accepts its bare value, which models often send, and an object with one
+        key other than ``value`` whose value fits (``{"price": 49.99}`` for a wrapped float): small
+        models rename the key where a server does not enforce the schema (SPEC §17).
         """
+        try:
+            return self._validate(decode(value))
+        except ValidationError:
+            renamed = self._renamed(value)
+            if renamed is _NONE:
+                raise
+            try:
+                return self._validate(decode({"value": renamed}))
+            except ValidationError:
+                pass
+            raise
+
+    def _validate(self, value: Any) -> Any:
         if self.wrapped and isinstance(value, dict) and len(value) == 1 and "value" in value:  # pyright: ignore[reportUnknownArgumentType]
             value = cast("dict[str, Any]", value)["value"]
         return self.adapter.validate_python(value)
+
+    def _renamed(self, value: Any) -> Any:
+        """The one value of ``{"<some key>": v}`` when the type travels wrapped, else ``_NONE``."""
+        if self.wrapped and isinstance(value, dict) and len(value) == 1 and "value" not in value:  # pyright: ignore[reportUnknownArgumentType]
+            return next(iter(cast("dict[str, Any]", value).values()))
+        return _NONE
 
     def parse(self, text: str, decode: Callable[[Any], Any] = lambda v: v) -> Any:
         """Find the JSON in a text answer, *decode* it from the wire shape, and validate it.
@@ -64,7 +90,7 @@ class OutputType:
             raise ValueError(
                 "The answer holds no JSON object. Answer with one JSON object that follows the schema."
             )
-        return self.validate(decode(value))
+        return self.validate(value, decode)
 
 
 def extract_json(text: str) -> Any:

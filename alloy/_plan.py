@@ -17,6 +17,7 @@ from typing import Any
 
 from . import _react
 from ._contracts import Contract
+from ._example import example_instance
 from ._messages import Message, OutputFormat, OutputMode, Request, ToolMode, ToolSpec
 from ._outputs import OutputType, output_type, type_name
 from ._registry import resolve
@@ -163,6 +164,8 @@ def build(
         system_parts.append(
             "Answer with one JSON object, and nothing else, that follows this JSON schema:\n"
             + json.dumps(schema)
+            + "\nAn example of an answer of that shape (your values, not these; never the schema itself):\n"
+            + json.dumps(example_instance(schema))
         )
     if output_mode == "tool" and schema is not None:
         sent_tools = [*sent_tools, ToolSpec(OUTPUT_TOOL, "Give the final answer with this tool.", schema)]

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import json
 import math
+import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import pytest
+from pydantic import Field
 
 from alloy import ConfigurationError, _settings, ask, command, configure, get_settings, override, tool
+from alloy._example import example_instance
+from alloy._outputs import output_type
+from alloy._schema import compile_schema
 from alloy.providers import Capabilities
 from alloy.testing import ScriptedModel
 
@@ -257,3 +264,46 @@ def test_strict_tool_schema_states_defaults_in_the_description(dialect: str) -> 
     assert "Default" not in json.dumps(props["note"])  # a None default: the field is nullable
     assert "Default" not in json.dumps(props["query"])
     assert "tool search: default 5 at $.properties.limit moved into the description" in plan.notes
+
+
+# --- example instances in the prompt -------------------------------------------------------------
+
+
+@dataclass
+class Tree:
+    name: str
+    children: list[Tree]
+
+
+class Size(enum.Enum):
+    S = "s"
+    M = "m"
+
+
+EXAMPLE_TYPES: list[Any] = [
+    float,
+    list[int],
+    dict[str, int],
+    tuple[int, str],
+    Literal["yes", "no"],
+    Size,
+    dt.datetime,
+    uuid.UUID,
+    Invoice,
+    Tree,
+    int | None,
+    Annotated[int, Field(ge=5)],
+    list[Invoice],
+]
+
+
+@pytest.mark.parametrize("dialect", ["openai_strict", "anthropic", "gemini", "plain"])
+@pytest.mark.parametrize("tp", EXAMPLE_TYPES, ids=repr)
+def test_example_instance_is_an_answer_of_the_type(tp: Any, dialect: Any) -> None:
+    """The example shown beside the schema is itself a valid answer, in the dialect's wire shape."""
+    out = output_type(tp)
+    compiled = compile_schema(out.schema, dialect)
+    example = example_instance(compiled.schema)
+    if any(n.startswith("minimum=") for n in compiled.notes):  # a bound the schema no longer states
+        return
+    out.validate(example, compiled.decode)  # raises if the example does not fit
