@@ -10,6 +10,7 @@ import pydantic_core
 from typing_extensions import Unpack
 
 from ._command import MISSING, Call, ToolLike
+from ._errors import ConfigurationError
 from ._messages import Message
 from ._plan import Plan
 from ._prompt import Prompt, to_messages, with_context
@@ -150,8 +151,19 @@ class Ask:
         tools: Sequence[ToolLike] | None = None,
         **settings: Unpack[SettingsKwargs],
     ) -> Plan:
-        """The plan such a call would follow under the current settings. Sends nothing."""
-        return _call(output, tools, settings).explain()
+        """The plan such a call would follow under the current settings. Sends nothing.
+
+        With a *prompt*, the plan shows its messages (parts as placeholders, never bytes) and a note
+        if this provider would refuse one of its parts.
+        """
+        plan = _call(output, tools, settings).explain()
+        if prompt:
+            plan.messages = to_messages(prompt, source="ask.explain()")
+            try:
+                plan.check_inputs(plan.messages)
+            except ConfigurationError as exc:
+                plan.notes.append(f"this prompt would be refused: {exc}")
+        return plan
 
 
 ask = Ask()

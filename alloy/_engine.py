@@ -64,6 +64,7 @@ def run(plan: Plan, prompt: Sequence[Message], *, stream: bool = False) -> Run:
         ProviderError / ConfigurationError: from the drivers, passed through.
     """
     settings = plan.settings
+    plan.check_inputs(prompt)
     messages: list[Message] = list(prompt)
     usage = Usage()
     attempts, turns, finalize, finalized = 1, 0, False, False

@@ -14,6 +14,7 @@ nothing here knows a provider.
 
 from __future__ import annotations
 
+import base64
 import inspect
 import os
 import typing
@@ -79,7 +80,7 @@ def _from_suffix(name: str) -> str | None:
     return _SUFFIXES.get(os.path.splitext(name)[1].lower())
 
 
-def _size(n: int) -> str:
+def human_size(n: int) -> str:
     if n < 1000:
         return f"{n} B"
     if n < 1_000_000:
@@ -163,6 +164,16 @@ class _Part:
         return f"{self.kind}_url" if self.url is not None else self.kind  # pyright: ignore[reportReturnType]
 
     @property
+    def base64(self) -> str:
+        """The bytes in base64 (``""`` for a URL)."""
+        return base64.b64encode(self.data).decode("ascii")
+
+    @property
+    def data_url(self) -> str:
+        """The URL, or the bytes as a ``data:`` URL."""
+        return self.url if self.url is not None else f"data:{self.media_type};base64,{self.base64}"
+
+    @property
     def size(self) -> int:
         """Bytes held (0 for a URL)."""
         return len(self.data)
@@ -171,7 +182,7 @@ class _Part:
     def placeholder(self) -> str:
         """How the part shows in ``explain()``, spans and logs: ``<image/png 12.3 kB>``, never its bytes."""
         media = self.media_type or self.kind
-        return f"<{media} {self.url}>" if self.url is not None else f"<{media} {_size(len(self.data))}>"
+        return f"<{media} {self.url}>" if self.url is not None else f"<{media} {human_size(len(self.data))}>"
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.placeholder})"
@@ -267,6 +278,26 @@ def evaluate_annotations(*classes: type) -> None:
 
 
 evaluate_annotations(*PARTS)
+
+
+NAMES: dict[PartKind, str] = {
+    "image": "an image (as bytes)",
+    "image_url": "an image URL",
+    "document": "a PDF document (as bytes)",
+    "document_url": "a PDF document URL",
+    "audio": "audio (as bytes)",
+    "audio_url": "an audio URL",
+}
+"""Each part kind in words, for errors."""
+SHORT: dict[PartKind, str] = {
+    "image": "image",
+    "image_url": "image URL",
+    "document": "PDF",
+    "document_url": "PDF URL",
+    "audio": "audio",
+    "audio_url": "audio URL",
+}
+"""Each part kind in a word or two, for ``explain()`` and the provider matrix."""
 
 
 def placeholder(part: Part) -> str:

@@ -17,9 +17,11 @@ from typing import Any
 
 from . import _react
 from ._contracts import Contract
+from ._errors import ConfigurationError, snippet
 from ._example import example_instance
 from ._messages import Message, OutputFormat, OutputMode, Request, ToolMode, ToolSpec
 from ._outputs import OutputType, output_type, type_name
+from ._parts import NAMES, SHORT, human_size
 from ._registry import resolve
 from ._schema import Compiled, compile_schema
 from ._settings import Settings
@@ -62,6 +64,40 @@ class Plan:
     system: str | None = field(repr=False)
     ensures: list[Contract] = field(repr=False)
     temperature: float | None = field(repr=False)
+    caps: Capabilities = field(default_factory=Capabilities, repr=False)
+    """What the model takes, parts and their limits included (checked by ``check_inputs``)."""
+    messages: tuple[Message, ...] = field(default=(), repr=False)
+    """The conversation, when the plan was explained for one (``ask.explain(prompt)``); shown as text
+    with placeholders for parts."""
+
+    def check_inputs(self, messages: Sequence[Message]) -> None:
+        """Refuse, before any request, a part this provider does not take or one above its limits.
+
+        Raises:
+            ConfigurationError: naming the provider, the part and what works instead.
+        """
+        caps, total = self.caps, 0
+        for m in messages:
+            for part in m.binary:
+                kind = part.kind_sent
+                if kind not in caps.parts:
+                    instead = caps.advice(kind) or "Send it to a provider that takes it."
+                    raise ConfigurationError(
+                        f"{self.provider} does not take {NAMES[kind]} ({part.placeholder}). {instead}"
+                    )
+                total += part.size
+                limit = caps.limit(part.kind)
+                if limit is not None and part.size > limit.raw:
+                    raise ConfigurationError(
+                        f"{part.placeholder} is larger than {self.provider} accepts ({limit.says}). "
+                        f"Send a smaller {part.kind}: compress or resize it, or split it."
+                    )
+        limit = caps.inline_limit
+        if limit is not None and total > limit.raw:
+            raise ConfigurationError(
+                f"The parts of this conversation ({human_size(total)}) are more than {self.provider} accepts "
+                f"in one request ({limit.says}). Send fewer or smaller parts."
+            )
 
     def request(self, messages: Sequence[Message], *, finalize: bool = False) -> Request:
         """The request for the next turn. *finalize*: ask for the answer, no more tool calls."""
@@ -101,6 +137,9 @@ class Plan:
             lines.append(f"schema:      {json.dumps(self.schema, indent=2)}".replace("\n", "\n             "))
         for spec in self.tools:
             lines.append(f"tool:        {spec.name}: {json.dumps(spec.parameters)}")
+        taken = [SHORT[k] for k in SHORT if k in self.caps.parts]
+        lines.append(f"inputs:      text, {', '.join(taken)}" if taken else "inputs:      text only")
+        lines += [f"message:     {m.role}: {snippet(m.shown, 200)}" for m in self.messages]
         lines += [f"note:        {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -194,6 +233,7 @@ def build(
         system="\n\n".join(system_parts) or None,
         ensures=list(ensures),
         temperature=temperature,
+        caps=caps,
     )
     log.debug("plan for %s: output_mode=%s tool_mode=%s", type_name(output), output_mode, tool_mode)
     return plan

@@ -88,9 +88,30 @@ def features_table() -> str:
     return "\n".join(lines)
 
 
+def inputs_table() -> str:
+    """Which parts each provider takes (``Capabilities.parts``), per wire API for OpenAI."""
+    from alloy._parts import SHORT
+    from alloy._registry import adapter
+
+    rows = [
+        ("openai (Responses)", "openai", Settings(openai_api="responses")),
+        ("openai (Chat Completions)", "openai", Settings(openai_api="chat")),
+        ("openai (`auto`)", "openai", Settings(openai_api="auto")),
+        *((p, p, Settings()) for p in EXAMPLE_MODELS if p != "openai"),
+    ]
+    kinds = list(SHORT)
+    lines = ["| provider | " + " | ".join(SHORT[k] for k in kinds) + " |", "| --- " * (len(kinds) + 1) + "|"]
+    for label, provider, settings in rows:
+        caps = adapter(provider).capabilities(EXAMPLE_MODELS[provider], settings)
+        cells = ["yes" if k in caps.parts else "no" for k in kinds]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 TABLES: dict[str, tuple[str, Callable[[], str]]] = {
     "settings": ("docs/configuration.md", settings_table),
     "features": ("docs/providers/index.md", features_table),
+    "inputs": ("docs/providers/index.md", inputs_table),
 }
 
 

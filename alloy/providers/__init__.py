@@ -12,22 +12,25 @@ import asyncio
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, get_args, runtime_checkable
 
 from pydantic import AliasChoices, SecretStr
 
 from .._errors import AlloyError, ConfigurationError, ProviderError, snippet
 from .._messages import Request, Response, ToolCallDelta
+from .._parts import Kind, PartKind
 
 if TYPE_CHECKING:
     from .._settings import Settings
 
 __all__ = [
+    "ALL_PARTS",
     "Adapter",
     "BatchCapable",
     "BatchItem",
     "BatchState",
     "Capabilities",
+    "Limit",
     "SchemaDialect",
     "StreamItem",
     "UnsupportedFeature",
@@ -44,6 +47,18 @@ its tool calls assembled, with usage where the provider reports it)."""
 
 # The HTTP clients the SDKs read streams with; their errors are matched by module, so none is imported.
 _TRANSPORTS = ("httpx", "httpx2", "aiohttp", "httpcore", "h11")
+
+
+ALL_PARTS: frozenset[PartKind] = frozenset(get_args(PartKind))
+"""Every part, as bytes and as a URL: what an adapter takes unless it says otherwise."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    """A size limit the provider documents: at most ``raw`` bytes (before base64), as it ``says``."""
+
+    raw: int
+    says: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +78,11 @@ class Capabilities:
         nonstrict_output_mode: with ``output_mode="native_strict"``, the mechanism for a type the
             dialect cannot express strictly: ``"native"`` (the schema sent non-strict, OpenAI) or
             ``"tool"`` (a forced tool, for a native mechanism that is strict only, Anthropic).
+        parts: the input parts it takes (``"image"`` bytes, ``"image_url"``, ``"document"``, …);
+            any other is refused before a request, by ``alloy._plan``, with ``part_advice``.
+        part_advice: per refused part, what works instead (one sentence for the error).
+        part_limits: per part kind, the largest part the provider documents.
+        inline_limit: the most bytes of parts one request may carry inline.
     """
 
     output_mode: Literal["native_strict", "native", "tool", "prompt"] = "native"
@@ -72,6 +92,18 @@ class Capabilities:
     compatible_endpoint: bool = False
     strict_tools: bool = False
     nonstrict_output_mode: Literal["native", "tool", "prompt"] = "native"
+    parts: frozenset[PartKind] = ALL_PARTS
+    part_advice: tuple[tuple[PartKind, str], ...] = ()
+    part_limits: tuple[tuple[Kind, Limit], ...] = ()
+    inline_limit: Limit | None = None
+
+    def advice(self, kind: PartKind) -> str:
+        """What works instead of the refused part *kind*."""
+        return next((text for k, text in self.part_advice if k == kind), "")
+
+    def limit(self, kind: Kind) -> Limit | None:
+        """The documented size limit of one part of *kind*, if any."""
+        return next((limit for k, limit in self.part_limits if k == kind), None)
 
 
 class UnsupportedFeature(ProviderError):

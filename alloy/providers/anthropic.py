@@ -33,11 +33,13 @@ from pydantic import SecretStr
 from .. import _registry
 from .._errors import ProviderError, is_retryable_status, read_retry_after, snippet
 from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, Usage
+from .._parts import Kind, Part, PartKind
 from . import (
     Adapter,
     BatchItem,
     BatchState,
     Capabilities,
+    Limit,
     StreamItem,
     UnsupportedFeature,
     ended_early,
@@ -146,7 +148,7 @@ def wire_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
             if m.is_error:
                 blocks[0]["is_error"] = True
         else:
-            role, blocks = m.role, [{"type": "text", "text": m.text}] if m.text else []
+            role, blocks = m.role, [_block(p) for p in m.parts if p]
             blocks += [
                 {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in m.tool_calls
             ]
@@ -155,6 +157,32 @@ def wire_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
         elif blocks:
             turns.append({"role": role, "content": blocks})
     return turns
+
+
+def _block(p: Part) -> dict[str, Any]:
+    """A part as a content block: text, or an ``image``/``document`` with a ``base64``/``url`` source."""
+    if isinstance(p, str):
+        return {"type": "text", "text": p}
+    source = (
+        {"type": "url", "url": p.url}
+        if p.url is not None
+        else {"type": "base64", "media_type": p.media_type, "data": p.base64}
+    )
+    return {"type": p.kind, "source": source}  # Audio never gets here: capabilities refuse it
+
+
+_NO_AUDIO = (
+    "Anthropic takes no audio: use gemini, or openai with openai_api='chat' or 'auto' (or send a "
+    "transcript as text)."
+)
+_PARTS: frozenset[PartKind] = frozenset(("image", "image_url", "document", "document_url"))
+_ADVICE: tuple[tuple[PartKind, str], ...] = (("audio", _NO_AUDIO), ("audio_url", _NO_AUDIO))
+# docs.claude.com vision and PDF support: 5 MB per image and 32 MB per request, both as sent
+# (base64, 4/3 of the bytes).
+_LIMITS: tuple[tuple[Kind, Limit], ...] = (
+    ("image", Limit(5 * 1024 * 1024 * 3 // 4, "5 MB per image, as base64")),
+)
+_INLINE = Limit(32_000_000 * 3 // 4, "32 MB per request, as base64")
 
 
 # --- response ---------------------------------------------------------------------------------------
@@ -332,6 +360,10 @@ class AnthropicAdapter(Adapter):
             temperature=accepts_temperature(model, compatible=compatible),
             compatible_endpoint=compatible,
             strict_tools=native,
+            parts=_PARTS,
+            part_advice=_ADVICE,
+            part_limits=_LIMITS,
+            inline_limit=_INLINE,
         )
 
     def send(self, request: Request, settings: Settings) -> Response:

@@ -39,11 +39,13 @@ from google.genai import errors, types
 from .. import _registry
 from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
 from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, Usage
+from .._parts import Part
 from . import (
     Adapter,
     BatchItem,
     BatchState,
     Capabilities,
+    Limit,
     StreamItem,
     UnsupportedFeature,
     ended_early,
@@ -171,7 +173,10 @@ def wire_contents(
         if results:
             contents.append(types.Content(role="user", parts=results))
             results = []
-        parts = [types.Part(text=m.text)] if m.text or m.role == "user" else []
+        if m.role == "user" and not isinstance(m.content, str):
+            parts = [_part(p) for p in m.content]
+        else:
+            parts = [types.Part(text=m.text)] if m.text or m.role == "user" else []
         known = [signatures.get(c.id) for c in m.tool_calls]
         if sign and known and not any(known):
             known[0] = SKIP_SIGNATURE
@@ -183,6 +188,20 @@ def wire_contents(
     if results:
         contents.append(types.Content(role="user", parts=results))
     return contents
+
+
+def _part(p: Part) -> types.Part:
+    """A user part: text, ``inline_data`` (bytes, base64 on the wire) or ``file_data`` (a URL)."""
+    if isinstance(p, str):
+        return types.Part(text=p)
+    if p.url is not None:
+        return types.Part(file_data=types.FileData(file_uri=p.url, mime_type=p.media_type))
+    return types.Part(inline_data=types.Blob(mime_type=p.media_type, data=p.data))
+
+
+# ai.google.dev/gemini-api/docs/image-understanding and document-processing: inline data up to
+# 20 MB per request in all (base64 included); larger files go through the Files API (a URL).
+_INLINE = Limit(20_000_000 * 3 // 4, "20 MB per request, as base64; larger files go by URL (Files API)")
 
 
 def _wire_id(call_id: str) -> str | None:
@@ -419,7 +438,9 @@ class GeminiAdapter(Adapter):
             urlsplit(settings.gemini_base_url or DEFAULT_BASE_URL).hostname
             == urlsplit(DEFAULT_BASE_URL).hostname
         )
-        return Capabilities(output_mode="native", schema_dialect="gemini", compatible_endpoint=not own)
+        return Capabilities(
+            output_mode="native", schema_dialect="gemini", compatible_endpoint=not own, inline_limit=_INLINE
+        )
 
     def kwargs(self, request: Request, settings: Settings) -> dict[str, Any]:
         """The ``generate_content`` keyword arguments for *request*."""

@@ -30,6 +30,7 @@ import pydantic
 from .. import _registry
 from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
 from .._messages import Request, Response, ToolCall, ToolCallDelta, ToolSpec, Usage
+from .._parts import PartKind
 from . import Adapter, Capabilities, StreamItem, UnsupportedFeature, ended_early, reading_stream
 
 if TYPE_CHECKING:
@@ -89,9 +90,29 @@ def chat_messages(request: Request) -> list[dict[str, Any]]:
         elif m.tool_calls:
             calls = [{"function": {"name": c.name, "arguments": c.arguments}} for c in m.tool_calls]
             out.append({"role": "assistant", "content": m.text, "tool_calls": calls})
+        elif m.binary:  # images only (capabilities refuse the other parts): bytes, base64 on the wire
+            out.append({"role": m.role, "content": m.text, "images": [p.data for p in m.binary]})
         else:
             out.append({"role": m.role, "content": m.text})
     return out
+
+
+_BYTES_ONLY = (
+    "Ollama takes images as bytes only, and Alloy never downloads a URL: load it with "
+    "Image.from_path(path) or Image(data)."
+)
+_NO_DOCUMENTS = "Ollama takes no documents: send the PDF's text as a str, or use openai, anthropic or gemini."
+_NO_AUDIO = (
+    "Ollama takes no audio: send a transcript as text, or use gemini (or openai with openai_api='chat')."
+)
+_PARTS: frozenset[PartKind] = frozenset(("image",))
+_ADVICE: tuple[tuple[PartKind, str], ...] = (
+    ("image_url", _BYTES_ONLY),
+    ("document", _NO_DOCUMENTS),
+    ("document_url", _NO_DOCUMENTS),
+    ("audio", _NO_AUDIO),
+    ("audio_url", _NO_AUDIO),
+)
 
 
 def chat_tool(spec: ToolSpec) -> dict[str, Any]:
@@ -213,7 +234,13 @@ class OllamaAdapter(Adapter):
     def capabilities(self, model: str, settings: Settings) -> Capabilities:
         with self._lock:
             tools = (settings.ollama_host, model) not in self._no_tools
-        return Capabilities(output_mode="native", schema_dialect="plain", native_tools=tools)
+        return Capabilities(
+            output_mode="native",
+            schema_dialect="plain",
+            native_tools=tools,
+            parts=_PARTS,
+            part_advice=_ADVICE,
+        )
 
     def send(self, request: Request, settings: Settings) -> Response:
         kwargs = build_request(request)

@@ -38,7 +38,8 @@ from openai.types.responses import (
 from .. import _registry
 from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
 from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, ToolSpec, Usage
-from . import Adapter, BatchItem, BatchState, Capabilities, StreamItem, ended_early, reading_stream
+from .._parts import Audio, Image, Kind, Part, PartKind
+from . import Adapter, BatchItem, BatchState, Capabilities, Limit, StreamItem, ended_early, reading_stream
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -61,11 +62,78 @@ def is_openai_url(base_url: str | None) -> bool:
     return not base_url or urlsplit(base_url).hostname == "api.openai.com"
 
 
-def api_for(settings: Settings) -> Api:
-    """``openai_api`` with ``auto`` resolved: Responses on OpenAI itself, else Chat Completions."""
+def api_for(settings: Settings, request: Request | None = None) -> Api:
+    """``openai_api`` with ``auto`` resolved: Responses on OpenAI itself, else Chat Completions;
+    and Chat Completions for a *request* with audio, which only it takes."""
     if settings.openai_api != "auto":
         return settings.openai_api
+    if request is not None and any(p.kind == "audio" for m in request.messages for p in m.binary):
+        return "chat"
     return "responses" if is_openai_url(settings.openai_base_url) else "chat"
+
+
+_BYTES_ONLY = "Alloy never downloads a URL: load it with {cls}.from_path(path) or {cls}(data)."
+_NO_AUDIO = (
+    "The Responses API takes no audio: use openai_api='chat' (or 'auto', which picks Chat Completions "
+    "for a prompt with audio)."
+)
+_CHAT_PARTS: frozenset[PartKind] = frozenset(("image", "image_url", "document", "audio"))
+_RESPONSES_PARTS: frozenset[PartKind] = frozenset(("image", "image_url", "document", "document_url"))
+_AUTO_AUDIO: frozenset[PartKind] = frozenset(("audio",))
+_ADVICE: tuple[tuple[PartKind, str], ...] = (
+    ("audio", _NO_AUDIO),
+    ("audio_url", f"OpenAI takes audio as bytes only. {_BYTES_ONLY.format(cls='Audio')}"),
+    (
+        "document_url",
+        "Chat Completions takes a PDF as bytes only: load it with Document.from_path(path) or "
+        "Document(data), or use openai_api='responses' (OpenAI itself), which takes file_url.",
+    ),
+)
+# platform.openai.com/docs/guides/images-vision and /pdf-files: 20 MB per image, 50 MB per file,
+# 50 MB of inputs per request.
+_LIMITS: tuple[tuple[Kind, Limit], ...] = (
+    ("image", Limit(20_000_000, "20 MB per image")),
+    ("document", Limit(50_000_000, "50 MB per file")),
+)
+_INLINE = Limit(50_000_000, "50 MB of files and images per request")
+
+
+def _parts(m: Message, *, api: Api) -> str | list[dict[str, Any]]:
+    """A user message's content: its text, or a list of typed parts (per the SPEC's table).
+
+    Raises:
+        ConfigurationError: a document URL for Chat Completions (reached only under ``auto``, when
+            audio in the same prompt picked Chat Completions).
+    """
+    if isinstance(m.content, str):
+        return m.content
+    return [_part(p, api) for p in m.content]
+
+
+def _part(p: Part, api: Api) -> dict[str, Any]:
+    if isinstance(p, str):
+        return {"type": "input_text" if api == "responses" else "text", "text": p}
+    if api == "responses":
+        if isinstance(p, Image):
+            return {"type": "input_image", "image_url": p.data_url, "detail": "auto"}
+        if p.url is not None:
+            return {"type": "input_file", "file_url": p.url}
+        return {"type": "input_file", "filename": "document.pdf", "file_data": p.data_url}
+    if isinstance(p, Image):
+        return {"type": "image_url", "image_url": {"url": p.data_url}}
+    if isinstance(p, Audio):
+        return {
+            "type": "input_audio",
+            "input_audio": {"data": p.base64, "format": _AUDIO[p.media_type or ""]},
+        }
+    if p.url is not None:
+        raise ConfigurationError(
+            f"openai (Chat Completions) does not take a PDF URL ({p.placeholder}). {_ADVICE[2][1]}"
+        )
+    return {"type": "file", "file": {"filename": "document.pdf", "file_data": p.data_url}}
+
+
+_AUDIO = {"audio/wav": "wav", "audio/mpeg": "mp3"}
 
 
 # --- requests -------------------------------------------------------------------------------------
@@ -83,7 +151,8 @@ def responses_kwargs(request: Request) -> dict[str, Any]:
             # without it. Only there: each typed item costs the SDK's request transform ~1,800
             # function calls (+10% CPU per call), and a user item needs none anywhere.
             typed = {"type": "message"} if m.role == "assistant" else {}
-            items.append({**typed, "role": m.role, "content": m.text})
+            content = _parts(m, api="responses") if m.role == "user" else m.text
+            items.append({**typed, "role": m.role, "content": content})
         items += [
             {"type": "function_call", "call_id": c.id, "name": c.name, "arguments": _args(c)}
             for c in m.tool_calls
@@ -140,7 +209,7 @@ def _chat_message(m: Message) -> dict[str, Any]:
     if m.role == "tool":  # OpenAI has no error flag: the text itself says "Error: ..."
         return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text}
     if not m.tool_calls:
-        return {"role": m.role, "content": m.text}
+        return {"role": m.role, "content": _parts(m, api="chat") if m.role == "user" else m.text}
     calls = [
         {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": _args(c)}}
         for c in m.tool_calls
@@ -414,6 +483,10 @@ class OpenAIAdapter(Adapter):
 
     def capabilities(self, model: str, settings: Settings) -> Capabilities:
         own = is_openai_url(settings.openai_base_url)
+        api = api_for(settings)
+        parts = _CHAT_PARTS if api == "chat" else _RESPONSES_PARTS
+        if api == "responses" and settings.openai_api == "auto":
+            parts = _RESPONSES_PARTS | _AUTO_AUDIO  # auto sends a prompt with audio to Chat Completions
         return Capabilities(
             output_mode="native_strict",
             schema_dialect="openai_strict",
@@ -421,11 +494,15 @@ class OpenAIAdapter(Adapter):
             temperature=not model.startswith(_REASONING),
             compatible_endpoint=not own,
             strict_tools=own,
+            parts=parts,
+            part_advice=_ADVICE,
+            part_limits=_LIMITS,
+            inline_limit=_INLINE,
         )
 
     def kwargs(self, request: Request, settings: Settings) -> tuple[Api, dict[str, Any]]:
         """The wire API and the SDK keyword arguments for *request*."""
-        if api_for(settings) == "responses":
+        if api_for(settings, request) == "responses":
             return "responses", responses_kwargs(request)
         return "chat", chat_kwargs(request, compatible=not is_openai_url(settings.openai_base_url))
 

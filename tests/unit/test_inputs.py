@@ -270,3 +270,11 @@ def test_stream_takes_parts() -> None:
     with override(model=model):
         assert "".join(describe.stream(image)) == "a grey pixel"
     assert model.requests[0].messages[0].parts == ("Describe", image)
+
+
+def test_debug_logs_never_print_bytes(caplog: pytest.LogCaptureFixture) -> None:
+    image = Image(png() + b"PIXELS" * 100)
+    with caplog.at_level("DEBUG", logger="alloy"), override(model=ScriptedModel(["ok"])):
+        ask(["What is this?", image])
+        ask.explain(["What is this?", image])
+    assert "PIXELS" not in caplog.text and "iVBOR" not in caplog.text

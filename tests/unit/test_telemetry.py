@@ -465,3 +465,24 @@ def test_debug_logs_name_the_plan_retries_and_replans(caplog: pytest.LogCaptureF
     assert "scripted: request attempt 2 of 4" in text
     assert "planning again without it" in text
     assert "SECRET" not in text
+
+
+def test_parts_are_placeholders_on_spans(spans: Spans) -> None:
+    """Spans never hold binary data; with telemetry_content a part is its placeholder."""
+    import base64
+
+    from alloy import Image
+
+    image = Image(b"\x89PNG\r\n\x1a\n" + b"PIXELS" * 200)
+    for content in (False, True):
+        with override(telemetry_content=content, model=ScriptedModel(["a pixel"])):
+            ask(["What is this?", image])
+    text = spans.text()
+    assert base64.b64encode(image.data).decode()[:16] not in text and "PIXELS" not in text
+    parts = json.loads(attrs(spans.named("chat")[-1])["gen_ai.input.messages"])[0]["parts"]
+    assert parts[1] == {
+        "type": "blob",
+        "modality": "image",
+        "mime_type": "image/png",
+        "content": image.placeholder,
+    }
