@@ -253,6 +253,12 @@ def _output_call_text(response: Response) -> str:
 
 
 def _assistant_answer(plan: Plan, response: Response) -> Message:
+    """The answer as it goes into ``Result.messages``. An answer given through the output tool is
+    recorded as its JSON text: a tool call without a result would make the history invalid on every
+    provider (Anthropic and OpenAI want each call answered), so it could not be continued."""
+    call = next((c for c in response.tool_calls if c.name == OUTPUT_TOOL), None)
+    if call is not None:
+        return Message("assistant", response.text or json.dumps(call.arguments, ensure_ascii=False))
     return Message("assistant", response.text, tool_calls=response.tool_calls)
 
 

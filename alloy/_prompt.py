@@ -8,6 +8,7 @@ the engine runs, and refuses anything else before a request is sent.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
@@ -78,7 +79,19 @@ def _conversation(messages: list[Message], source: str) -> tuple[Message, ...]:
             f"{source} returned a conversation that ends with a {last.role!r} message; it must end with a "
             "user message (the turn the model answers): append Message.user(...)."
         )
-    return tuple(messages)
+    return _named(messages)
+
+
+def _named(messages: list[Message]) -> tuple[Message, ...]:
+    """Each tool result carries its tool's name, taken from the call it answers where it has none
+    (Gemini and Ollama send results by name; a history built by hand may leave it out)."""
+    if all(m.role != "tool" or m.name for m in messages):
+        return tuple(messages)
+    names = {c.id: c.name for m in messages for c in m.tool_calls}
+    return tuple(
+        dataclasses.replace(m, name=names.get(m.tool_call_id, "")) if m.role == "tool" and not m.name else m
+        for m in messages
+    )
 
 
 def with_context(messages: tuple[Message, ...], block: str) -> tuple[Message, ...]:

@@ -143,20 +143,30 @@ def wire_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
         if m.role == "tool":
             role, blocks = (
                 "user",
-                [{"type": "tool_result", "tool_use_id": m.tool_call_id, "content": m.text}],
+                [{"type": "tool_result", "tool_use_id": _id(m.tool_call_id), "content": m.text}],
             )
             if m.is_error:
                 blocks[0]["is_error"] = True
         else:
             role, blocks = m.role, [_block(p) for p in m.parts if p]
             blocks += [
-                {"type": "tool_use", "id": c.id, "name": c.name, "input": c.arguments} for c in m.tool_calls
+                {"type": "tool_use", "id": _id(c.id), "name": c.name, "input": c.arguments}
+                for c in m.tool_calls
             ]
         if blocks and turns and turns[-1]["role"] == role:
             turns[-1]["content"].extend(blocks)
         elif blocks:
             turns.append({"role": role, "content": blocks})
     return turns
+
+
+_NOT_ID = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+def _id(call_id: str) -> str:
+    """A call id as Anthropic takes it (``^[a-zA-Z0-9_-]+$``): a history recorded elsewhere may
+    hold others; each maps the same way for its ``tool_use`` and its ``tool_result``."""
+    return _NOT_ID.sub("_", call_id) or "call"
 
 
 def _block(p: Part) -> dict[str, Any]:

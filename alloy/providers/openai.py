@@ -9,6 +9,7 @@ into a neutral ``Response``. The I/O methods make one SDK call each, on a client
 from __future__ import annotations
 
 import functools
+import hashlib
 import inspect
 import json
 import logging
@@ -144,7 +145,7 @@ def responses_kwargs(request: Request) -> dict[str, Any]:
     items: list[dict[str, Any]] = []
     for m in request.messages:
         if m.role == "tool":  # OpenAI has no error flag: the text itself says "Error: ..."
-            items.append({"type": "function_call_output", "call_id": m.tool_call_id, "output": m.text})
+            items.append({"type": "function_call_output", "call_id": _id(m.tool_call_id), "output": m.text})
             continue
         if m.text or not m.tool_calls:
             # "type" is optional in the spec, but llama-server cannot place an assistant item
@@ -154,7 +155,7 @@ def responses_kwargs(request: Request) -> dict[str, Any]:
             content = _parts(m, api="responses") if m.role == "user" else m.text
             items.append({**typed, "role": m.role, "content": content})
         items += [
-            {"type": "function_call", "call_id": c.id, "name": c.name, "arguments": _args(c)}
+            {"type": "function_call", "call_id": _id(c.id), "name": c.name, "arguments": _args(c)}
             for c in m.tool_calls
         ]
     kwargs: dict[str, Any] = {"model": request.model, "input": items}
@@ -207,15 +208,23 @@ def chat_kwargs(request: Request, *, compatible: bool = False) -> dict[str, Any]
 
 def _chat_message(m: Message) -> dict[str, Any]:
     if m.role == "tool":  # OpenAI has no error flag: the text itself says "Error: ..."
-        return {"role": "tool", "tool_call_id": m.tool_call_id, "content": m.text}
+        return {"role": "tool", "tool_call_id": _id(m.tool_call_id), "content": m.text}
     if not m.tool_calls:
         return {"role": m.role, "content": _parts(m, api="chat") if m.role == "user" else m.text}
     calls = [
-        {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": _args(c)}}
+        {"id": _id(c.id), "type": "function", "function": {"name": c.name, "arguments": _args(c)}}
         for c in m.tool_calls
     ]
     # "content" is required unless tool_calls are given; leave it out rather than send "".
     return {"role": m.role, **({"content": m.text} if m.text else {}), "tool_calls": calls}
+
+
+def _id(call_id: str) -> str:
+    """A call id OpenAI takes (at most 40 characters): a longer one from a history recorded
+    elsewhere maps to a stable hash, the same for the call and its result."""
+    if len(call_id) <= 40:
+        return call_id
+    return "call_" + hashlib.sha256(call_id.encode()).hexdigest()[:32]
 
 
 def _args(call: ToolCall) -> str:

@@ -43,28 +43,27 @@ def u64(data: bytes) -> str:
 
 
 def alloy_to(server: FakeServer, provider: str, **settings: Any) -> AbstractContextManager[Any]:
-    """Alloy pointed at the loopback server as *provider*."""
+    """Alloy pointed at the loopback server as *provider* (*settings* on top)."""
+    base: dict[str, Any]
     if provider in ("chat", "responses"):
         model = "gpt-4.1-mini" if provider == "chat" else "gpt-5-mini"
-        return override(
-            model=f"openai:{model}",
-            openai_base_url=server.url + "/v1",
-            openai_api_key="sk-test",
-            openai_api=provider,
-            **settings,
-        )
-    if provider == "anthropic":
-        return override(
-            model="anthropic:claude-sonnet-4-6",
-            anthropic_base_url=server.url,
-            anthropic_api_key="sk-ant",
-            **settings,
-        )
-    if provider == "gemini":
-        return override(
-            model="gemini:gemini-2.5-flash", gemini_base_url=server.url, gemini_api_key="AIza", **settings
-        )
-    return override(model="ollama:llama3.2", ollama_host=server.url, **settings)
+        base = {
+            "model": f"openai:{model}",
+            "openai_base_url": server.url + "/v1",
+            "openai_api_key": "sk-test",
+            "openai_api": provider,
+        }
+    elif provider == "anthropic":
+        base = {
+            "model": "anthropic:claude-sonnet-4-6",
+            "anthropic_base_url": server.url,
+            "anthropic_api_key": "sk-ant",
+        }
+    elif provider == "gemini":
+        base = {"model": "gemini:gemini-2.5-flash", "gemini_base_url": server.url, "gemini_api_key": "AIza"}
+    else:
+        base = {"model": "ollama:llama3.2", "ollama_host": server.url}
+    return override(**{**base, **settings})
 
 
 def answer(provider: str) -> Reply:
