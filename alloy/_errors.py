@@ -157,6 +157,23 @@ class ProviderError(AlloyError):
         return f"{self.provider}{status}: {self.args[0]}"
 
 
+def malformed(provider: str, what: Exception | str) -> ProviderError:
+    """The ``ProviderError`` of an answer that could not be read (not JSON, or not the shape the
+    provider answers with): retryable, since the next answer may well be fine.
+
+    Args:
+        provider: who answered.
+        what: the exception reading it raised, or what was wrong with it.
+    """
+    detail = f"{type(what).__name__}: {snippet(str(what), 200)}" if isinstance(what, Exception) else what
+    return ProviderError(
+        f"the answer could not be read ({detail}): it is not JSON, or not the shape {provider} "
+        f"answers with. If this persists, check that the base URL serves the {provider} API.",
+        provider=provider,
+        retryable=True,
+    )
+
+
 def is_retryable_status(status: int | None) -> bool:
     """The one rule of which HTTP statuses are transient, shared by every adapter."""
     return status is None or status in (408, 409, 429) or status >= 500

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import stamina
 
-from ._errors import AlloyError, ProviderError
+from ._errors import AlloyError, ProviderError, malformed
 
 if TYPE_CHECKING:
     from ._settings import Settings
@@ -103,16 +103,27 @@ def _context(settings: Settings) -> Any:  # stamina's iterator class, both sync 
 
 @contextmanager
 def classified(adapter: Adapter) -> Generator[None]:
-    """Raise an SDK exception out of an adapter as the ``ProviderError`` it classifies to."""
+    """Raise what goes wrong in an adapter's send as a ``ProviderError``.
+
+    An SDK exception becomes the ``ProviderError`` the adapter classifies it to. What is left of
+    the usual faults of reading an answer (``JSONDecodeError``, pydantic's ``ValidationError``,
+    ``TypeError``, ``AttributeError``, ``KeyError``, ``IndexError``: a body that is not JSON, or
+    JSON of another shape) is ``malformed``: transient, since the next answer may well be fine.
+    """
     try:
         yield
     except AlloyError:
         raise
     except Exception as exc:
         err = adapter.classify(exc)
+        if err is None and isinstance(exc, _MALFORMED):
+            err = malformed(adapter.provider, exc)
         if err is None:
             raise
         raise err from exc
+
+
+_MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 
 
 def unretryable(exc: Exception) -> Exception:

@@ -37,7 +37,14 @@ from google import genai
 from google.genai import errors, types
 
 from .. import _registry
-from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
+from .._errors import (
+    ConfigurationError,
+    ProviderError,
+    is_retryable_status,
+    malformed,
+    read_retry_after,
+    snippet,
+)
 from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, Usage
 from .._parts import Part
 from . import (
@@ -318,6 +325,18 @@ class StreamState:
         return Response("".join(self.texts), tuple(self.calls), self.usage, finish, self.model)
 
 
+def _whole(raw: types.GenerateContentResponse, state: StreamState) -> StreamState:
+    """*state* fed with a whole (not streamed) answer, which holds a candidate unless blocked.
+
+    Raises:
+        ProviderError: blocked (as ``parse_response``), or no candidate at all (retryable).
+    """
+    state.feed(raw)
+    if not raw.candidates:
+        raise malformed(PROVIDER, "an answer without candidates")
+    return state
+
+
 def _blocked(message: str, detail: pydantic.BaseModel) -> ProviderError:
     return ProviderError(message, provider=PROVIDER, body=detail.model_dump(mode="json", exclude_none=True))
 
@@ -387,11 +406,8 @@ def classify(exc: Exception) -> ProviderError | None:
             retry_after=retry_after(exc),
             body=details,
         )
-    if isinstance(exc, errors.UnknownApiResponseError | json.JSONDecodeError):  # streamed | whole body
-        message = (
-            f"the reply is not JSON ({snippet(str(exc), 200)}); is gemini_base_url a Gemini API endpoint?"
-        )
-        return ProviderError(message, provider=PROVIDER)
+    if isinstance(exc, errors.UnknownApiResponseError):  # a streamed line that is not JSON
+        return malformed(PROVIDER, exc)
     # Matched by name, so that no HTTP client has to be imported.
     ours = [
         c.__name__
@@ -474,14 +490,14 @@ class GeminiAdapter(Adapter):
     def send(self, request: Request, settings: Settings) -> Response:
         kwargs, client, state = self.kwargs(request, settings), self.client(settings), StreamState()
         with self._watch(request, settings):
-            state.feed(client.models.generate_content(**kwargs))  # pyright: ignore[reportUnknownMemberType]
-        return self._done(state)
+            raw = client.models.generate_content(**kwargs)  # pyright: ignore[reportUnknownMemberType]
+        return self._done(_whole(raw, state))
 
     async def asend(self, request: Request, settings: Settings) -> Response:
         kwargs, client, state = self.kwargs(request, settings), self.client(settings), StreamState()
         with self._watch(request, settings):
-            state.feed(await client.aio.models.generate_content(**kwargs))  # pyright: ignore[reportUnknownMemberType]
-        return self._done(state)
+            raw = await client.aio.models.generate_content(**kwargs)  # pyright: ignore[reportUnknownMemberType]
+        return self._done(_whole(raw, state))
 
     def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
         kwargs, client, state = self.kwargs(request, settings), self.client(settings), StreamState()

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import ollama
-import pydantic
 
 from .. import _registry
 from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
@@ -327,8 +326,8 @@ class OllamaAdapter(Adapter):
             return ProviderError(
                 f"connection failed: {exc or type(exc).__name__}", provider=PROVIDER, retryable=True
             )
-        if isinstance(exc, json.JSONDecodeError | pydantic.ValidationError | ollama.RequestError):
-            return ProviderError(f"unreadable answer or request: {snippet(str(exc))}", provider=PROVIDER)
+        if isinstance(exc, ollama.RequestError):  # the client refused the request before sending
+            return ProviderError(f"the request was refused: {snippet(str(exc))}", provider=PROVIDER)
         return None
 
 

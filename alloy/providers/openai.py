@@ -37,7 +37,14 @@ from openai.types.responses import (
 )
 
 from .. import _registry
-from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
+from .._errors import (
+    ConfigurationError,
+    ProviderError,
+    is_retryable_status,
+    malformed,
+    read_retry_after,
+    snippet,
+)
 from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, ToolSpec, Usage
 from .._parts import Audio, Image, Kind, Part, PartKind
 from . import Adapter, BatchItem, BatchState, Capabilities, Limit, StreamItem, ended_early, reading_stream
@@ -307,6 +314,8 @@ def parse_responses(raw: OpenAIResponse, max_output_tokens: int | None = None) -
 
 def parse_chat(raw: ChatCompletion) -> Response:
     """A ``ChatCompletion`` → a neutral ``Response`` (the first choice)."""
+    if raw.choices is None:  # pyright: ignore[reportUnnecessaryComparison]  (the SDK does not validate)
+        raise malformed(_PROVIDER, "a chat completion without choices")
     usage = Usage(raw.usage.prompt_tokens, raw.usage.completion_tokens) if raw.usage else Usage()
     if not raw.choices:
         return Response(usage=usage, model=raw.model)

@@ -7,6 +7,7 @@ server, which scripts the fault and then a good answer.
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import time
 from collections.abc import Iterator
@@ -17,7 +18,7 @@ import stamina
 
 from alloy import CommandError, ProviderError, ask, override
 
-from .server import FakeServer
+from .server import FakeServer, Reply
 from .wire import WIRES, Wire, wire
 
 
@@ -116,3 +117,42 @@ def test_command_error_is_priced_where_the_price_is_known(server: FakeServer) ->
     with override(**w.settings(server.url)), pytest.raises(CommandError) as info:
         ask("Where?", output=Point, retry=1)
     assert info.value.cost == pytest.approx(2 * 0.40 + 0.2 * 1.60)
+
+
+# --- answers that are not answers -------------------------------------------------------------------
+
+BAD_BODIES = [
+    pytest.param(b"not json", id="not-json"),
+    pytest.param(b'{"unexpected": true}', id="wrong-object"),
+    pytest.param(b"[1, 2, 3]", id="a-list"),
+    pytest.param(b'"just a string"', id="a-string"),
+]
+
+
+@pytest.mark.parametrize("body", BAD_BODIES)
+def test_a_200_that_is_not_an_answer_is_retried(on: Wire, server: FakeServer, body: bytes) -> None:
+    """A 200 whose body is not JSON, or JSON of the wrong shape, is a transient fault: the request
+    is sent again and the call succeeds with the good answer."""
+    server.replies += [Reply(200, body), on.ok("fine")]
+    assert ask("Hi") == "fine"
+    assert len(server.requests) == 2
+
+
+@pytest.mark.parametrize("body", BAD_BODIES)
+def test_a_200_that_is_not_an_answer_ends_typed(on: Wire, server: FakeServer, body: bytes) -> None:
+    """With no attempts left it is a retryable ProviderError (chained to what the SDK raised, if it
+    raised), never a raw JSONDecodeError, TypeError or AttributeError."""
+    server.replies += [Reply(200, body)]
+    with pytest.raises(ProviderError) as info:
+        ask("Hi", retry_attempts=1)
+    assert info.value.retryable and info.value.provider == on.provider
+    assert "answer could not be read" in str(info.value)
+    if body == b"not json":  # chained to the SDK's (or the JSON parser's) exception
+        assert info.value.__cause__ is not None
+
+
+@pytest.mark.parametrize("body", BAD_BODIES[:2])
+def test_async_a_200_that_is_not_an_answer_is_retried(on: Wire, server: FakeServer, body: bytes) -> None:
+    """The async path ends the same way."""
+    server.replies += [Reply(200, body), on.ok("fine")]
+    assert asyncio.run(ask.async_("Hi")) == "fine"

@@ -795,12 +795,14 @@ def test_bad_key_names_the_variables_and_never_shows_the_key(
 
 
 def test_reply_that_is_not_json(gemini: FakeServer) -> None:
-    """A 200 whose body is not JSON (a wrong base URL): a ProviderError that says so, not retried."""
-    gemini.replies.append(Reply(200, "<html>Sign in</html>", content_type="text/html"))
+    """A 200 whose body is not JSON (a wrong base URL, or a proxy's page): a retryable ProviderError
+    (SPEC 17) that names the base URL to check once the attempts are spent."""
+    page = Reply(200, "<html>Sign in</html>", content_type="text/html")
+    gemini.replies += [page, page]
 
-    with pytest.raises(ProviderError, match=r"not JSON.*gemini_base_url"):
-        ask("Hi")
-    assert len(gemini.requests) == 1
+    with pytest.raises(ProviderError, match=r"not JSON.*base URL") as info:
+        ask("Hi", retry_attempts=2)
+    assert len(gemini.requests) == 2 and info.value.retryable
 
 
 def test_streamed_reply_that_is_not_json_is_a_retryable_malformed_event(gemini: FakeServer) -> None:
