@@ -8,9 +8,11 @@ correct itself. The engine decides *which* calls to run; the drivers run them (t
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload, runtime_checkable
 
 import docstring_parser
@@ -191,10 +193,27 @@ def run_call(tools: Mapping[str, Tool[..., Any]], call: ToolCall) -> Message:
     try:
         t = lookup(tools, call)
         kwargs = t.bind(call.arguments)
-        result = asyncio.run(t.fn(**kwargs)) if t.is_async else t.fn(**kwargs)
+        result = run_coroutine(t.fn(**kwargs)) if t.is_async else t.fn(**kwargs)
         return t.finish(call, result)
     except Exception as exc:
         return tool_error(call, exc)
+
+
+def run_coroutine(coro: Coroutine[Any, Any, R]) -> R:
+    """Run *coro* to its end from sync code, such as an async tool of a sync command.
+
+    On this thread when no event loop runs here. Inside a running loop (a sync command called in a
+    notebook cell or an async web handler) ``asyncio.run`` cannot nest and that loop is busy
+    waiting for us, so the coroutine runs on a fresh loop in a helper thread, with this context's
+    variables (settings overrides included).
+    """
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coro)
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alloy-async-tool") as helper:
+        return helper.submit(context.run, asyncio.run, coro).result()
 
 
 async def arun_call(tools: Mapping[str, Tool[..., Any]], call: ToolCall) -> Message:
