@@ -45,10 +45,12 @@ def to_messages(prompt: Any, *, source: str) -> tuple[Message, ...]:
         if items and all(isinstance(m, Message) for m in items):
             return _conversation(items, source)
         bad = [p for p in items if not isinstance(p, (str, *PARTS))]
-        if items and not bad:
-            return (Message("user", tuple(items)),)
-        if not items:
-            raise ConfigurationError(f"{source} returned an empty list; it must return {_FORMS}.")
+        if not bad:
+            if parts := tuple(p for p in items if p != ""):  # empty text left out: providers refuse it
+                return (Message("user", parts),)
+            raise ConfigurationError(
+                f"{source} returned an empty list (or only empty text); it must return {_FORMS}."
+            )
         if any(isinstance(m, Message) for m in items):
             raise ConfigurationError(
                 f"{source} returned a list that mixes alloy.Message and parts ({snippet(bad[0], 60)}); "

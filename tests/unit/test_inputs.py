@@ -165,6 +165,7 @@ def test_a_history_round_trips_through_pydantic_json() -> None:
         (b"\x89PNG", "Wrap binary content in alloy.Image"),
         (42, "returned int 42"),
         ([], "empty list"),
+        (["", ""], "empty list (or only empty text)"),
         (["text", 3], "holding int 3"),
         ([Message.user("hi"), "text"], "mixes alloy.Message and parts"),
         ([Message.user("hi"), Message.assistant("ho")], "ends with a 'assistant' message"),
@@ -278,3 +279,17 @@ def test_debug_logs_never_print_bytes(caplog: pytest.LogCaptureFixture) -> None:
         ask(["What is this?", image])
         ask.explain(["What is this?", image])
     assert "PIXELS" not in caplog.text and "iVBOR" not in caplog.text
+
+
+def test_the_fake_model_takes_every_part() -> None:
+    parts = ["Read", Image(png()), Image.from_url("https://x.test/a.png"), Document(PDF), Audio(WAV)]
+    with override(model="fake"):
+        assert ask(parts) == alloy.testing.SENTENCE
+        assert isinstance(ask(parts, output=Invoice), Invoice)
+
+
+def test_empty_text_parts_are_left_out() -> None:
+    model = ScriptedModel(["ok"])
+    with override(model=model):
+        ask(["", Image(png()), ""])
+    assert model.requests[0].messages[0].parts == (Image(png()),)
