@@ -13,6 +13,7 @@ import copy
 import dataclasses
 import functools
 import inspect
+import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, ParamSpec, Protocol, Self, TypeVar, cast, get_origin, overload
@@ -23,11 +24,12 @@ from . import _drivers
 from ._batch import POLL, BatchJob, aprompts_of, load_job, prompts_of, submit_job
 from ._contracts import Contract, check_require, contracts_of
 from ._errors import CommandError, ConfigurationError
-from ._map import MapResult
+from ._map import MapResult, amap, run_sync
 from ._messages import Message, Result
 from ._plan import Plan
 from ._plan import build as build_plan
 from ._prompt import Prompt, to_messages
+from ._reference import reference
 from ._settings import Settings, SettingsKwargs, check_names, resolve
 from ._tools import Tool, as_tool, command_tool
 
@@ -135,6 +137,58 @@ class BaseCommand(Generic[P, T]):
     def __repr__(self) -> str:
         return f"<alloy command {self.fn.__qualname__}>"
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled by reference (module and name), like the function it decorates."""
+        return reference(self, self.fn, self._call.call_options)
+
+    def __copy__(self) -> Self:
+        clone = object.__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        return clone
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Self:
+        return self  # like a function: commands are immutable (with_options makes a new one)
+
+    async def map_async(
+        self,
+        items: Iterable[Any],
+        *,
+        concurrency: int | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        progress: bool | None = None,
+    ) -> MapResult[T]:
+        """Call the command once per item, concurrently; every item ends with its output or its error.
+
+        Args:
+            items: each item is the command's arguments: a ``tuple`` (positional), a ``dict``
+                (keywords), or anything else as the one positional argument.
+            concurrency: requests in flight at most (default ``map_concurrency``); halved by each
+                429 and paused by ``Retry-After``, it climbs back as requests succeed.
+            checkpoint: a JSON-lines file that records every finished item; a rerun with the same
+                path and items runs only what is not done yet.
+            progress: a progress bar on stderr: ``True`` always, ``False`` never, ``None`` (the
+                default) when stderr is a terminal.
+
+        Returns:
+            ``MapResult`` of one ``Outcome`` per item, in input order.
+
+        Raises:
+            ConfigurationError: a bad ``concurrency``; a checkpoint written for other items or
+                another output type.
+        """
+        return await amap(
+            self._aresult,
+            items,
+            name=self.fn.__qualname__,
+            output=self._call.output,
+            concurrency=concurrency,
+            checkpoint=checkpoint,
+            progress=progress,
+        )
+
+    async def _aresult(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Result[T]:
+        raise NotImplementedError  # pragma: no cover
+
     def with_options(self, **settings: Unpack[SettingsKwargs]) -> Self:
         """A copy with per-call settings (the highest precedence layer)."""
         clone = copy.copy(self)
@@ -201,6 +255,23 @@ class Command(BaseCommand[P, T]):
         """Submit *items* as a batch job, wait for it, and return every item's validated outcome."""
         return self.submit_batch(items).results(poll=poll, progress=progress)
 
+    def map(
+        self,
+        items: Iterable[Any],
+        *,
+        concurrency: int | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        progress: bool | None = None,
+    ) -> MapResult[T]:
+        """``map_async`` run to the end from sync code (inside a running event loop too, such as a
+        notebook's: then on a helper thread). Ctrl-C cancels the requests in flight."""
+        return run_sync(
+            lambda: self.map_async(items, concurrency=concurrency, checkpoint=checkpoint, progress=progress)
+        )
+
+    async def _aresult(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Result[T]:
+        return await self._call.aresult(self._prompt(args, kwargs))
+
 
 class AsyncCommand(BaseCommand[P, T]):
     """A typed model call made from an ``async def`` that returns the prompt."""
@@ -244,6 +315,20 @@ class AsyncCommand(BaseCommand[P, T]):
         """Submit *items* as a batch job, wait for it, and return every item's validated outcome."""
         job = await self.submit_batch(items)
         return await job.results_async(poll=poll, progress=progress)
+
+    async def map(
+        self,
+        items: Iterable[Any],
+        *,
+        concurrency: int | None = None,
+        checkpoint: str | os.PathLike[str] | None = None,
+        progress: bool | None = None,
+    ) -> MapResult[T]:
+        """The same as ``map_async``: awaitable, like every call of an ``async def`` command."""
+        return await self.map_async(items, concurrency=concurrency, checkpoint=checkpoint, progress=progress)
+
+    async def _aresult(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Result[T]:
+        return await self._call.aresult(await self._prompt(args, kwargs))
 
 
 class CommandDecorator(Protocol[T]):

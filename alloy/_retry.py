@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import stamina
 
+from . import _limiter
 from ._errors import AlloyError, ProviderError, malformed
 
 if TYPE_CHECKING:
@@ -75,7 +76,10 @@ def call(settings: Settings, once: Callable[[int], T]) -> T:
 
 
 async def acall(settings: Settings, once: Callable[[int], Awaitable[T]]) -> T:
-    """The async twin of ``call``."""
+    """The async twin of ``call``. Inside a ``map``, each attempt also waits for a slot of the
+    map's adaptive limiter and tells it how it went (``_gated``)."""
+    if (limiter := _limiter.active.get()) is not None:
+        once = _gated(limiter, settings, once)
     try:
         return await once(1)
     except ProviderError as exc:
@@ -88,6 +92,27 @@ async def acall(settings: Settings, once: Callable[[int], Awaitable[T]]) -> T:
                 raise failed
             return await once(attempt.num)
     raise AssertionError("unreachable: stamina raises once attempts are spent")  # pragma: no cover
+
+
+def _gated(
+    limiter: _limiter.AdaptiveLimiter, settings: Settings, once: Callable[[int], Awaitable[T]]
+) -> Callable[[int], Awaitable[T]]:
+    """*once*, holding one of *limiter*'s slots; a transient failure (its status and capped
+    Retry-After) or a success is reported to it."""
+
+    async def gated(attempt: int) -> T:
+        async with limiter.slot() as slot:
+            try:
+                result = await once(attempt)
+            except ProviderError as exc:
+                if exc.retryable:
+                    wait = None if exc.retry_after is None else min(exc.retry_after, settings.retry_wait_max)
+                    slot.transient(exc.status_code, wait)
+                raise
+            slot.success()
+            return result
+
+    return gated
 
 
 def _context(settings: Settings) -> Any:  # stamina's iterator class, both sync and async, is private

@@ -42,6 +42,8 @@ class Reply:
     cut_after: int | None = None
     hold: threading.Event | None = None
     hold_at: int = 0
+    delay: float = 0.0
+    """Seconds to wait before answering; other requests go on meanwhile (``in_flight`` counts them)."""
 
 
 def sse(*events: Any, done: bool = False, named: bool = False) -> Reply:
@@ -92,6 +94,9 @@ class FakeServer:
         self.requests: list[Recorded] = []
         self.handler: Callable[[Recorded], Reply] | None = None
         self.connections = 0
+        self.in_flight = 0
+        self.max_in_flight = 0
+        """The most requests the server was answering at once."""
         self._lock = threading.Lock()
         server = self
 
@@ -110,6 +115,16 @@ class FakeServer:
                 pass
 
             def _handle(self) -> None:
+                with server._lock:
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._answer()
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length) if length else b""
                 rec = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
@@ -121,6 +136,8 @@ class FakeServer:
                         reply = server.replies.pop(0)
                     else:
                         reply = Reply(500, {"error": {"message": "FakeServer: no reply scripted"}})
+                if reply.delay:
+                    time.sleep(reply.delay)
                 if reply.drop:
                     self.close_connection = True
                     self.connection.shutdown(2)
