@@ -60,3 +60,15 @@ def local_llm(session: nox.Session) -> None:
     Not a default session: the first run compiles llama.cpp for several minutes.
     """
     session.run("bash", "scripts/local-llm.sh", "test", *session.posargs, env={"PYTHON": PY}, external=True)
+
+
+@nox.session(python=False)
+def distributed(session: nox.Session) -> None:
+    """Commands on a real local Dask cluster with worker processes, against the loopback fake server.
+
+    Not a default session: it installs Dask (tests/distributed/requirements.txt) and starts a cluster.
+    """
+    session.run(PY, "-m", "pip", "install", "--quiet", "-r", "tests/distributed/requirements.txt")
+    session.run(
+        PY, "-m", "pytest", "tests/distributed", *session.posargs, env={"ALLOY_TEST_DISTRIBUTED": "1"}
+    )

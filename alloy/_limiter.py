@@ -87,7 +87,7 @@ class AdaptiveLimiter:
             if waiter.done() and not waiter.cancelled():  # handed a slot just as we were cancelled
                 self.in_flight -= 1
                 self._wake()
-            else:
+            elif waiter in self._waiters:  # (_wake drops cancelled waiters it meets)
                 self._waiters.remove(waiter)
             raise
 
