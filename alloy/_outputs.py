@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
+import pydantic_core
 from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter, ValidationError
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
@@ -68,7 +69,9 @@ class OutputType:
     def _validate(self, value: Any) -> Any:
         if self.wrapped and isinstance(value, dict) and len(value) == 1 and "value" in value:  # pyright: ignore[reportUnknownArgumentType]
             value = cast("dict[str, Any]", value)["value"]
-        return self.adapter.validate_python(value)
+        # As JSON, the way pydantic validates JSON: `datetime | str` takes an ISO string as a datetime
+        # (validate_python would keep the str, an exact match).
+        return self.adapter.validate_json(pydantic_core.to_json(value))
 
     def _renamed(self, value: Any) -> Any:
         """The one value of ``{"<some key>": v}`` when the type travels wrapped, else ``_NONE``."""

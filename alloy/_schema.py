@@ -170,6 +170,7 @@ class _Compiler:
         self.notes: list[str] = []
         self.reasons: list[str] = []  # what the dialect cannot express
         self.stack: list[str] = []  # defs being inlined, for the depth bound
+        self.pair_outs: set[int] = set()  # ids of the schemas made by ``pairs`` (dicts sent as lists)
         self.inline = set[str]() if rules.recursion == "refs" else _cyclic(defs, rules.recursion == "guarded")
 
     def cannot(self, s: Any, path: str, what: str) -> tuple[Any, _Codec]:
@@ -274,14 +275,38 @@ class _Compiler:
             self.notes.append(f"oneOf at {path} sent as anyOf")
         branches = _as_list(s[key]) or []
         compiled = [self.node(b, f"{path}.{key}[{i}]") for i, b in enumerate(branches)]
+        arrays = [self.admits_array(o) for o, _ in compiled]
+        for i, (o, c) in enumerate(compiled):
+            if id(o) in self.pair_outs and any(a for j, a in enumerate(arrays) if j != i):
+                # an empty dict would be [] like an empty list: the pairs go inside an object
+                compiled[i] = _entries(o), _entries_codec(c)
+                self.notes.append(
+                    f"dict[str, T] at {path}.{key}[{i}] sent as {{entries: [...]}} beside a list"
+                )
         out = self.finish(s, {"anyOf": [o for o, _ in compiled]}, path, ["oneOf"])
         if all(c is None for _, c in compiled):
             return out, None
-        # encode matches the value against the original branches, decode against the compiled ones
-        table = [
-            ((b, self.defs), (o, self.out_defs), c) for b, (o, c) in zip(branches, compiled, strict=True)
-        ]
-        return out, _both(lambda v, i: next((_run(c, i, v) for *sd, c in table if _matches(v, *sd[i])), v))
+        table = [(b, o, c) for b, (o, c) in zip(branches, compiled, strict=True)]
+        defs, out_defs = self.defs, self.out_defs
+
+        def encode(v: Any) -> Any:  # the first branch whose original schema the value fits
+            return next((_run(c, 0, v) for b, _, c in table if _matches(v, b, defs)), v)
+
+        def decode(v: Any) -> Any:
+            # Of the branches the wire value fits, prefer one it fits as it is (what pydantic's own
+            # JSON validation of the value would take: `[]` is a list, not an encoded empty dict).
+            fits = [(b, c) for b, o, c in table if _matches(v, o, out_defs)]
+            as_is = next((c for b, c in fits if _matches(v, b, defs)), None)
+            return _run(as_is, 1, v) if as_is is not None or not fits else _run(fits[0][1], 1, v)
+
+        return out, (encode, decode)
+
+    def admits_array(self, s: Any) -> bool:
+        d = _as_dict(s) or {}
+        if (name := _ref_name(d.get("$ref"))) is not None:
+            return self.admits_array(self.out_defs.get(name))
+        types = [t] if isinstance(t := d.get("type"), str) else _as_list(t) or []
+        return "array" in types or any(self.admits_array(b) for b in _as_list(d.get("anyOf")) or ())
 
     def obj(self, s: dict[str, Any], path: str) -> tuple[Any, _Codec]:
         props = _as_dict(s.get("properties"))
@@ -323,8 +348,11 @@ class _Compiler:
         value, value_codec = self.node(extra, f"{path}.additionalProperties")
         self.notes.append(f"dict[str, T] at {path} encoded as a list of {{key, value}} pairs")
         item = {"type": "object", "properties": {"key": key, "value": value}, "required": ["key", "value"]}
-        out = {"type": "array", "items": item | {"additionalProperties": False}}
-        return self.finish(s, out, path, _DICT_KEYS), _pairs_codec(value_codec)
+        out = self.finish(
+            s, {"type": "array", "items": item | {"additionalProperties": False}}, path, _DICT_KEYS
+        )
+        self.pair_outs.add(id(out))
+        return out, _pairs_codec(value_codec)
 
     def array(self, s: dict[str, Any], path: str) -> tuple[Any, _Codec]:
         prefix = _as_list(s.get("prefixItems"))
@@ -397,6 +425,21 @@ def _pairs_codec(value: _Codec) -> _Codec:
         if items is None or len(pairs) != len(items):
             return v
         return {p["key"]: _run(value, 1, p["value"]) for p in pairs}
+
+    return _both(convert)
+
+
+def _entries(pairs: dict[str, Any]) -> dict[str, Any]:
+    schema = {"type": "object", "properties": {"entries": pairs}, "required": ["entries"]}
+    return schema | {"additionalProperties": False}
+
+
+def _entries_codec(pairs: _Codec) -> _Codec:
+    def convert(v: Any, i: int) -> Any:
+        if not i:
+            return {"entries": _run(pairs, 0, v)}
+        d = _as_dict(v)
+        return _run(pairs, 1, d["entries"]) if d is not None and set(d) == {"entries"} else v
 
     return _both(convert)
 
@@ -493,7 +536,8 @@ def _is(v: Any, t: Any) -> bool:
 
 
 def _matches(v: Any, s: Any, defs: dict[str, Any], depth: int = 0) -> bool:
-    """Whether *v* has the shape of *s*: its type, required and closed keys, tag values; shallow."""
+    """Whether *v* has the shape of *s*, all the way down: types, enum and const values, required and
+    closed keys, item counts. Formats, patterns and bounds are left to validation."""
     if (d := _as_dict(s)) is None or depth > 32:
         return True
     if (name := _ref_name(d.get("$ref"))) is not None:
@@ -510,12 +554,26 @@ def _matches(v: Any, s: Any, defs: dict[str, Any], depth: int = 0) -> bool:
     types = [t] if isinstance(t := d.get("type"), str) else _as_list(t) or []
     if types and not any(_is(v, x) for x in types):
         return False
+    if (items := _as_list(v)) is not None and _is(v, "array"):
+        return _items_match(items, d, defs, depth)
     if (obj := _as_dict(v)) is None:
         return True
     props = _as_dict(d.get("properties")) or {}
     if any(k not in obj for k in _as_list(d.get("required")) or []):
         return False
-    if d.get("additionalProperties") is False and any(k not in props for k in obj):
+    extra = d.get("additionalProperties")
+    if extra is False and any(k not in props for k in obj):
         return False
-    tags = {k: p for k, p in props.items() if k in obj and {"const", "enum"} & p.keys()}
-    return all(_matches(obj[k], p, defs, depth + 1) for k, p in tags.items())
+    return all(_matches(x, props.get(k, extra), defs, depth + 1) for k, x in obj.items())
+
+
+def _items_match(items: list[Any], d: dict[str, Any], defs: dict[str, Any], depth: int) -> bool:
+    if len(items) < d.get("minItems", 0) or len(items) > d.get("maxItems", len(items)):
+        return False
+    heads = _as_list(d.get("prefixItems")) or []
+    tail = d.get("items")
+    if tail is False and len(items) > len(heads):
+        return False
+    return all(
+        _matches(x, heads[i] if i < len(heads) else tail, defs, depth + 1) for i, x in enumerate(items)
+    )
