@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import stamina
@@ -43,14 +44,64 @@ def _backoff(settings: Settings) -> Callable[[Exception], bool | float]:
     return on
 
 
+# --- quiet by default -----------------------------------------------------------------------------
+#
+# stamina announces each scheduled retry through its global hooks: with the standard library that
+# is a WARNING on the "stamina" logger, which Python prints to stderr when no logging is set up.
+# Alloy's retries are its own business, logged at debug level on the "alloy" logger (above, and in
+# the drivers), so a filter on stamina's logger drops the records of *Alloy's* retries, told apart
+# by a context variable set only while stamina decides and sleeps between two of Alloy's attempts.
+# stamina's hooks stay as they are: the user's own stamina retries log as before.
+
+_retrying: ContextVar[bool] = ContextVar("alloy_retrying", default=False)
+
+
+class _QuietAlloyRetries(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not _retrying.get()
+
+
+logging.getLogger("stamina").addFilter(_QuietAlloyRetries())
+
+
 def attempts(settings: Settings) -> Iterator[stamina.Attempt]:
     """stamina's retry context for one request, configured from *settings*."""
-    return _context(settings)
+    it: Iterator[stamina.Attempt] = iter(_context(settings))
+    while True:
+        token = _retrying.set(True)
+        try:
+            attempt = next(it)
+        except StopIteration:
+            return
+        finally:
+            _retrying.reset(token)
+        yield attempt
 
 
 def aattempts(settings: Settings) -> AsyncIterator[stamina.Attempt]:
     """The same, for ``async for``."""
-    return _context(settings)
+    return _QuietAsync(aiter(_context(settings)))
+
+
+class _QuietAsync:
+    """stamina's async attempts, with ``_retrying`` set while stamina decides and sleeps.
+
+    A class rather than an async generator: the caller leaves the loop by returning, and an async
+    generator left suspended would wait for the event loop to finalize it.
+    """
+
+    def __init__(self, it: AsyncIterator[stamina.Attempt]) -> None:
+        self._it = it
+
+    def __aiter__(self) -> _QuietAsync:
+        return self
+
+    async def __anext__(self) -> stamina.Attempt:
+        token = _retrying.set(True)
+        try:
+            return await anext(self._it)
+        finally:
+            _retrying.reset(token)
 
 
 def call(settings: Settings, once: Callable[[int], T]) -> T:
