@@ -255,3 +255,17 @@ def test_a_job_of_another_command_is_refused(case: Case, server: FakeServer) -> 
 
     with pytest.raises(ConfigurationError, match="submitted by extract"):
         other.batch_job(job.id)
+
+
+def test_wait_polls_with_backoff(server: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each wait between two status requests is 1.5 times the one before, from ``poll`` on."""
+    made = _openai("chat")(server)
+    fake = OpenAIBatches(server, lambda key, body: made.body(GOOD), polls=4)
+    server.handler = fake
+    waits: list[float] = []
+    monkeypatch.setattr("alloy._batch.time.sleep", waits.append)
+    with override(**made.settings):
+        job = extract.submit_batch(ITEMS[:1])
+        job.wait(poll=2.0, progress=False)
+    assert waits == [2.0, 3.0, 4.5, 6.75]
+    assert fake.status_requests == 5
