@@ -19,9 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import dataclasses
-import functools
-import hashlib
-import json
 import logging
 import sys
 import time
@@ -29,14 +26,12 @@ from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
 
-import pydantic
-
-from . import _drivers, _engine, _retry
+from . import _batch_record, _drivers, _engine, _retry
+from ._batch_record import Prompt
 from ._errors import AlloyError, CommandError, ConfigurationError, ProviderError
 from ._map import MapResult, Outcome
 from ._messages import Message, Request, Response, Result
 from ._outputs import type_name
-from ._paths import cache_dir
 from ._plan import Plan
 from ._pricing import batch_discount, estimate
 from ._registry import split_model
@@ -52,9 +47,6 @@ log = logging.getLogger("alloy.batch")
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-Prompt = tuple[Message, ...] | CommandError
-"""An item as the job keeps it: its conversation, or the error of its failed ``@require``."""
 
 POLL = 10.0
 """Seconds before the first status request of ``wait``; each later wait is 1.5 times longer."""
@@ -148,7 +140,7 @@ def submit_job(call: Call[T], prompts: list[Prompt]) -> BatchJob[T]:
     settings = plan.settings
     job = _call(plan, lambda: adapter.batch_submit(requests, settings))
     batch = BatchJob(call, f"{plan.provider}:{plan.model}@{job}", prompts)
-    _save(batch, call)
+    _batch_record.write(_batch_record.Record(batch.id, call.name, type_name(call.output), prompts))
     log.info("%s: batch job %s submitted with %d requests", call.name, batch.id, len(requests))
     return batch
 
@@ -166,21 +158,14 @@ def load_job(call: Call[T], id: str) -> BatchJob[T]:
             f"{id!r} is not a batch job id (they look like 'openai:gpt-5-mini@batch_abc')."
         )
     split_model(model)
-    path = _record_path(id)
-    try:
-        record = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise ConfigurationError(
-            f"No record of batch job {id!r} in {path.parent}: a job is collected on the machine that "
-            "submitted it, which keeps its prompts for re-asks (set XDG_CACHE_HOME alike to share it)."
-        ) from None
+    record = _batch_record.read(id)
     output = type_name(call.output)
-    if record["command"] != call.name or record["output"] != output:
+    if record.command != call.name or record.output != output:
         raise ConfigurationError(
-            f"Batch job {id!r} was submitted by {record['command']} (output {record['output']}), "
+            f"Batch job {id!r} was submitted by {record.command} (output {record.output}), "
             f"not by {call.name} (output {output}): collect it with the command that submitted it."
         )
-    return BatchJob(call, id, [_load_prompt(p) for p in record["items"]])
+    return BatchJob(call, id, record.prompts)
 
 
 class BatchJob(Generic[T]):
@@ -377,38 +362,3 @@ def _show(job: BatchJob[Any], state: BatchState, *, end: bool = False) -> None:
     done = f"{state.succeeded}/{total} answered" + (f", {state.failed} failed" if state.failed else "")
     sys.stderr.write(f"\rbatch {job.id}: {state.status}, {done}" + ("\n" if end else ""))
     sys.stderr.flush()
-
-
-# --- the local record of a job --------------------------------------------------------------------
-
-
-def _record_path(id: str) -> Any:
-    return cache_dir("batches") / f"{hashlib.sha256(id.encode()).hexdigest()[:32]}.json"
-
-
-def _save(job: BatchJob[Any], call: Call[Any]) -> None:
-    record = {
-        "id": job.id,
-        "command": call.name,
-        "output": type_name(call.output),
-        "created": time.time(),
-        "items": [_dump_prompt(p) for p in job._prompts],  # pyright: ignore[reportPrivateUsage]
-    }
-    _record_path(job.id).write_text(json.dumps(record, ensure_ascii=False))
-
-
-@functools.cache
-def _history() -> pydantic.TypeAdapter[list[Message]]:
-    return pydantic.TypeAdapter(list[Message])
-
-
-def _dump_prompt(prompt: Prompt) -> dict[str, Any]:
-    if isinstance(prompt, CommandError):
-        return {"error": str(prompt)}
-    return {"messages": json.loads(_history().dump_json(list(prompt)))}
-
-
-def _load_prompt(item: dict[str, Any]) -> Prompt:
-    if "error" in item:
-        return CommandError(item["error"], attempts=0)
-    return tuple(_history().validate_json(json.dumps(item["messages"])))
