@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 
 import pydantic_core
 
-from ._errors import AlloyError
-from ._messages import Message, Request, Response, ToolCall, Usage
-from .providers import Adapter, Capabilities, StreamItem
-from .providers.fake import SENTENCE, example_value
+from .._errors import AlloyError
+from .._messages import Message, Request, Response, ToolCall, Usage
+from ..providers import Adapter, Capabilities, StreamItem
+from ..providers.fake import SENTENCE, example_value
 
 if TYPE_CHECKING:
-    from ._settings import Settings
+    from .._settings import Settings
 
 __all__ = ["SENTENCE", "Message", "Request", "Response", "ScriptedModel", "ToolCall", "example_value"]
 
