@@ -6,6 +6,7 @@ Adapters translate these to and from their SDK; nothing here knows a provider's 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
@@ -136,6 +137,9 @@ class OutputFormat:
     schema: dict[str, Any]
     mode: OutputMode
     strict: bool = False
+    check: Callable[[Any], object] | None = field(default=None, repr=False, compare=False)
+    """Validates a decoded answer value (in ``schema``'s shape) as the engine will, raising if it is
+    wrong; the ``fake`` model checks its own answers with it. Not sent."""
 
 
 @dataclass(frozen=True, slots=True)

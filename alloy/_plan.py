@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,6 +69,8 @@ class Plan:
     messages: tuple[Message, ...] = field(default=(), repr=False)
     """The conversation, when the plan was explained for one (``ask.explain(prompt)``); shown as text
     with placeholders for parts."""
+    answer_check: Callable[[Any], object] | None = field(default=None, repr=False)
+    """Validates an answer value in the schema's shape, as the engine will (``OutputFormat.check``)."""
 
     def check_inputs(self, messages: Sequence[Message]) -> None:
         """Refuse, before any request, a part this provider does not take or one above its limits.
@@ -108,7 +110,11 @@ class Plan:
                 "react_step" if self.tool_mode == "react" else (self.output.name if self.output else "output")
             )
             output = OutputFormat(
-                name, self.schema, self.output_mode, strict=self.output_mode == "native_strict"
+                name,
+                self.schema,
+                self.output_mode,
+                strict=self.output_mode == "native_strict",
+                check=self.answer_check,
             )
         if self.output_mode == "tool":
             tool_choice = OUTPUT_TOOL if finalize or len(self.tools) == 1 else "required"
@@ -234,9 +240,16 @@ def build(
         ensures=list(ensures),
         temperature=temperature,
         caps=caps,
+        answer_check=_checker(out, codec)
+        if out is not None and codec is not None and tool_mode != "react"
+        else None,
     )
     log.debug("plan for %s: output_mode=%s tool_mode=%s", type_name(output), output_mode, tool_mode)
     return plan
+
+
+def _checker(out: OutputType, codec: Compiled) -> Callable[[Any], object]:
+    return lambda value: out.validate(codec.decode(value))
 
 
 def _strict_tools(
