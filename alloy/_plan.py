@@ -19,6 +19,7 @@ from . import _react
 from ._contracts import Contract
 from ._errors import ConfigurationError, snippet
 from ._example import example_instance
+from ._interpose import interposed
 from ._messages import Message, OutputFormat, OutputMode, Request, ToolMode, ToolSpec
 from ._outputs import OutputType, output_type, type_name
 from ._parts import NAMES, SHORT, human_size
@@ -229,7 +230,7 @@ def build(
         schema=schema,
         tools=sent_tools,
         notes=notes,
-        adapter=adapter,
+        adapter=interposed(adapter),
         settings=settings,
         output=out,
         returns_none=output is None,

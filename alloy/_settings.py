@@ -364,6 +364,17 @@ def override(**settings: Unpack[SettingsKwargs]) -> Generator[Settings]:
         _override.reset(token)
 
 
+@contextmanager
+def fresh_layer() -> Generator[None]:
+    """Inside the block the effective settings are equal but a new object, so whatever is cached
+    per settings object (a command's plan) is made again (``alloy._interpose``)."""
+    token = _override.set(_Checked(_override.get()))
+    try:
+        yield
+    finally:
+        _override.reset(token)
+
+
 def get_settings() -> Settings:
     """The effective settings here: ``override``, ``configure``, environment, ``.env``, defaults.
 

@@ -1,6 +1,7 @@
 """Test doubles for code that uses Alloy.
 
 - ``model="fake"``: offline, deterministic, schema-valid answers for any output type.
+- ``cassette(path)``: records provider traffic to a JSON file once, then replays it offline.
 - ``ScriptedModel(replies)``: plays back scripted replies and records every request it got::
 
       model = ScriptedModel([ToolCall("lookup", {"sku": "A1"}), '{"total": 12.5}'])
@@ -21,11 +22,23 @@ from .._errors import AlloyError
 from .._messages import Message, Request, Response, ToolCall, Usage
 from ..providers import Adapter, Capabilities, StreamItem
 from ..providers.fake import SENTENCE, example_value
+from .cassette import Cassette, CassetteMiss, cassette
 
 if TYPE_CHECKING:
     from .._settings import Settings
 
-__all__ = ["SENTENCE", "Message", "Request", "Response", "ScriptedModel", "ToolCall", "example_value"]
+__all__ = [
+    "SENTENCE",
+    "Cassette",
+    "CassetteMiss",
+    "Message",
+    "Request",
+    "Response",
+    "ScriptedModel",
+    "ToolCall",
+    "cassette",
+    "example_value",
+]
 
 Reply = str | ToolCall | Sequence[ToolCall] | dict[str, Any] | list[Any] | Response | Exception
 

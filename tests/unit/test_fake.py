@@ -8,12 +8,12 @@ import enum
 import ipaddress
 import uuid
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal, NamedTuple, Optional, Union
+from typing import Annotated, Any, Literal, NamedTuple, NotRequired, Optional, Union
 
 import pydantic
 import pytest
 from pydantic import Field
-from typing_extensions import NotRequired, TypedDict
+from typing_extensions import TypedDict
 
 import alloy
 from alloy import ConfigurationError, ask, command, register_type, tool
@@ -79,7 +79,9 @@ class Sku:
 register_type(
     Sku,
     json_schema={"type": "string", "pattern": r"^SKU-[0-9]{3}$"},
-    parse=lambda v: Sku(v) if isinstance(v, str) and v.startswith("SKU-") else (_ for _ in ()).throw(ValueError("bad")),
+    parse=lambda v: (
+        Sku(v) if isinstance(v, str) and v.startswith("SKU-") else (_ for _ in ()).throw(ValueError("bad"))
+    ),
 )
 
 
@@ -106,8 +108,8 @@ TYPES: list[Any] = [
     tuple[float, ...],
     set[int],
     frozenset[str],
-    Optional[int],
-    Union[int, str],
+    Optional[int],  # noqa: UP045 (the typing spelling is what is tested)
+    Union[int, str],  # noqa: UP007
     Literal["a", "b"],
     Literal[3],
     Color,
@@ -169,7 +171,9 @@ class Picky:
     pass
 
 
-register_type(Picky, json_schema={"type": "string"}, parse=lambda v: (_ for _ in ()).throw(ValueError("never")))
+register_type(
+    Picky, json_schema={"type": "string"}, parse=lambda v: (_ for _ in ()).throw(ValueError("never"))
+)
 
 
 def test_a_type_no_value_satisfies_is_a_configuration_error() -> None:
