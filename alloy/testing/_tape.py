@@ -289,7 +289,7 @@ def _diff(old: Any, new: Any, path: str, out: list[str]) -> None:
             same = next(
                 (i for i, (x, y) in enumerate(zip(old, new, strict=False)) if x != y), min(len(old), len(new))
             )
-            start = max(0, same - 20)
+            start = same - 30 if same > 40 else 0  # long texts: from a little before the change
             old, new = old[start:], new[start:]
             pre = "…" if start else ""
             out.append(f"{path}: recorded {pre}{snippet(repr(old), 70)}, now {pre}{snippet(repr(new), 70)}")
