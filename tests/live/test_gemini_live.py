@@ -17,7 +17,7 @@ import pytest
 
 from alloy import ask, command, override
 
-from .scenarios import exchange_rate, extract_invoice, to_usd
+from .scenarios import RED, colour, exchange_rate, extract_invoice, to_usd
 
 pytestmark = [
     pytest.mark.live,
@@ -76,3 +76,9 @@ def test_streaming_sync_and_async() -> None:
 
     for deltas in (list(ask.stream(prompt, model=MODEL)), asyncio.run(collect())):
         assert "1 2 3 4 5" in "".join(deltas)
+
+
+def test_image_input() -> None:
+    """An image part (base64 bytes) is read by the model."""
+    with override(model=MODEL):
+        assert colour(RED) == "red"

@@ -12,7 +12,7 @@ import pytest
 
 from alloy import override
 
-from .scenarios import extract_invoice, to_usd
+from .scenarios import RED, colour, extract_invoice, to_usd
 
 pytestmark = [
     pytest.mark.live,
@@ -39,3 +39,10 @@ def test_tool_call(api: str) -> None:
     assert result.output == pytest.approx(50.0)
     assert any(m.role == "tool" for m in result.messages)
     assert result.usage.requests >= 2
+
+
+@pytest.mark.parametrize("api", ["responses", "chat"])
+def test_image_input(api: str) -> None:
+    """An image part (a data URL) is read by the model."""
+    with override(model="openai:gpt-5-mini", openai_api=api):  # pyright: ignore[reportArgumentType]
+        assert colour(RED) == "red"
