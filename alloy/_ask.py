@@ -143,6 +143,89 @@ class Ask:
         call = _call(str, None, settings)
         return call.astream(_prompt(prompt, context))
 
+    @overload
+    def stream_partial(
+        self,
+        prompt: Prompt,
+        *,
+        output: type[T],
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
+    ) -> Iterator[T]: ...
+    @overload
+    def stream_partial(
+        self,
+        prompt: Prompt,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
+    ) -> Iterator[str]: ...
+    @overload
+    def stream_partial(
+        self,
+        prompt: Prompt,
+        *,
+        output: Any,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
+    ) -> Iterator[Any]: ...
+    def stream_partial(
+        self,
+        prompt: Prompt,
+        *,
+        output: Any = MISSING,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Any,
+    ) -> Iterator[Any]:
+        """The output as it arrives: values built from what has come so far; the last is exactly
+        what ``ask(...)`` returns (SPEC 11)."""
+        return _call(output, tools, settings).partial(_prompt(prompt, context))
+
+    @overload
+    def stream_partial_async(
+        self,
+        prompt: Prompt,
+        *,
+        output: type[T],
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
+    ) -> AsyncIterator[T]: ...
+    @overload
+    def stream_partial_async(
+        self,
+        prompt: Prompt,
+        *,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
+    ) -> AsyncIterator[str]: ...
+    @overload
+    def stream_partial_async(
+        self,
+        prompt: Prompt,
+        *,
+        output: Any,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
+    ) -> AsyncIterator[Any]: ...
+    def stream_partial_async(
+        self,
+        prompt: Prompt,
+        *,
+        output: Any = MISSING,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Any,
+    ) -> AsyncIterator[Any]:
+        """The output as it arrives, on the event loop."""
+        return _call(output, tools, settings).apartial(_prompt(prompt, context))
+
     def explain(
         self,
         prompt: Prompt = "",

@@ -20,12 +20,13 @@ from typing import Any, Generic, ParamSpec, Protocol, Self, TypeVar, cast, get_o
 
 from typing_extensions import Unpack
 
-from . import _drivers
+from . import _drivers, _partial
 from ._batch import POLL, BatchJob, aprompts_of, load_job, prompts_of, submit_job
 from ._contracts import Contract, check_require, contracts_of
 from ._errors import CommandError, ConfigurationError
 from ._map import MapResult, amap, run_sync
 from ._messages import Message, Result
+from ._outputs import type_name
 from ._plan import Plan
 from ._plan import build as build_plan
 from ._prompt import Prompt, to_messages
@@ -37,6 +38,7 @@ __all__ = ["AsyncCommand", "Command", "command"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
+E = TypeVar("E")
 
 
 @dataclass
@@ -96,6 +98,25 @@ class Call(Generic[T]):
         async for item in _drivers.arun(self.plan, prompt, name=self.name, stream=True):
             if isinstance(item, str):
                 yield item
+
+    def partial(self, prompt: Sequence[Message]) -> Iterator[T]:
+        return _partial.partials(_drivers.run(self.plan, prompt, name=self.name, stream=True))
+
+    def apartial(self, prompt: Sequence[Message]) -> AsyncIterator[T]:
+        return _partial.apartials(_drivers.arun(self.plan, prompt, name=self.name, stream=True))
+
+    def check_items(self) -> None:
+        if _partial.element_type(self.output) is None:
+            raise ConfigurationError(
+                f"{self.name}: stream_items yields the elements of a list, so it needs output=list[T]; "
+                f"this call's output is {type_name(self.output)}. Use stream_partial() for other types."
+            )
+
+    def items(self, prompt: Sequence[Message]) -> Iterator[Any]:
+        return _partial.elements(_drivers.run(self.plan, prompt, name=self.name, stream=True), self.name)
+
+    def aitems(self, prompt: Sequence[Message]) -> AsyncIterator[Any]:
+        return _partial.aelements(_drivers.arun(self.plan, prompt, name=self.name, stream=True), self.name)
 
 
 _PROMPT_ANNOTATIONS = ("str", "Prompt", "alloy.Prompt")
@@ -272,6 +293,16 @@ class Command(BaseCommand[P, T]):
     async def _aresult(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Result[T]:
         return await self._call.aresult(self._prompt(args, kwargs))
 
+    def stream_partial(self, *args: P.args, **kwargs: P.kwargs) -> Iterator[T]:
+        """The output as it arrives: values of ``T`` built from what has come so far, each
+        different from the one before; the last is exactly what calling the command returns."""
+        return self._call.partial(self._prompt(args, kwargs))
+
+    def stream_items(self: Command[P, list[E]], *args: P.args, **kwargs: P.kwargs) -> Iterator[E]:
+        """For ``output=list[E]``: each element, validated, as soon as the model has written it."""
+        self._call.check_items()
+        return self._call.items(self._prompt(args, kwargs))
+
 
 class AsyncCommand(BaseCommand[P, T]):
     """A typed model call made from an ``async def`` that returns the prompt."""
@@ -329,6 +360,23 @@ class AsyncCommand(BaseCommand[P, T]):
 
     async def _aresult(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Result[T]:
         return await self._call.aresult(await self._prompt(args, kwargs))
+
+    def stream_partial(self, *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[T]:
+        """The output as it arrives (see ``Command.stream_partial``), on the event loop."""
+        return self._apartial(args, kwargs)
+
+    async def _apartial(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AsyncIterator[T]:
+        async for value in self._call.apartial(await self._prompt(args, kwargs)):
+            yield value
+
+    def stream_items(self: AsyncCommand[P, list[E]], *args: P.args, **kwargs: P.kwargs) -> AsyncIterator[E]:
+        """For ``output=list[E]``: each element, validated, as soon as the model has written it."""
+        self._call.check_items()
+        return self._aitems(args, kwargs)
+
+    async def _aitems(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> AsyncIterator[Any]:
+        async for element in self._call.aitems(await self._prompt(args, kwargs)):
+            yield element
 
 
 class CommandDecorator(Protocol[T]):

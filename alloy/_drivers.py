@@ -24,8 +24,9 @@ from ._tools import arun_call, run_call
 from .providers import UnsupportedFeature
 
 Delta = str | ToolCallDelta
-Item = Delta | Response | Result[Any]
-"""What a run yields: when streaming, each request's deltas then its ``Response``; last the ``Result``."""
+Item = Plan | Delta | Response | Result[Any]
+"""What a run yields: when streaming, the ``Plan`` (again after a re-plan), then each request's
+deltas and its ``Response``; last the ``Result``."""
 
 Planner = Callable[[bool], Plan]
 """Gives the plan (``True``: build it afresh, after the endpoint refused a feature it relied on)."""
@@ -39,10 +40,12 @@ log = logging.getLogger("alloy.drivers")
 
 
 def run(planner: Planner, prompt: Sequence[Message], *, name: str, stream: bool = False) -> Iterator[Item]:
-    """Run one call: when streaming, each request's deltas and then its ``Response``; last the ``Result``."""
+    """Run one call: when streaming, the plan, each request's deltas and its ``Response``; last the ``Result``."""
     plan = _own(planner(False))
     for replans in range(_REPLANS + 1):
         _log_plan(name, plan)
+        if stream:
+            yield plan
         with _telemetry.call_span(plan, name) as span:
             try:
                 for item in _steps(plan, prompt, stream):
@@ -172,6 +175,8 @@ async def arun(
     plan = _own(planner(False))
     for replans in range(_REPLANS + 1):
         _log_plan(name, plan)
+        if stream:
+            yield plan
         with _telemetry.call_span(plan, name) as span:
             try:
                 async for item in _asteps(plan, prompt, stream):

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 import pydantic_core
 
 from .._errors import AlloyError
-from .._messages import Message, Request, Response, ToolCall, Usage
+from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, Usage
 from ..providers import Adapter, Capabilities, StreamItem
 from ..providers.fake import SENTENCE, example_value
 from .cassette import Cassette, CassetteMiss, cassette
@@ -103,6 +104,9 @@ class ScriptedModel(Adapter):
         for i, word in enumerate(words):
             if word or i < len(words) - 1:
                 yield word if i == len(words) - 1 else word + " "
+        for index, call in enumerate(response.tool_calls):  # arguments in pieces, as providers stream them
+            for piece in json.dumps(call.arguments, default=str).split(" "):
+                yield ToolCallDelta(index, call.name, piece + " ")
         yield response
 
 

@@ -51,6 +51,11 @@ def numbers(n: int) -> str:
     return str(n)
 
 
+@command(output=list[Invoice])
+async def anumbers(n: int) -> str:
+    return str(n)
+
+
 @tool
 def lookup(sku: str) -> float:
     return 1.0
@@ -75,6 +80,11 @@ async def check_async() -> None:
     assert_type(await ask.async_("x", output=Invoice), Invoice)
     assert_type(await ask.async_("x"), str)
     assert_type(ask.stream_async("x"), AsyncIterator[str])
+    assert_type(aextract_invoice.stream_partial("x"), AsyncIterator[Invoice])
+    assert_type(anumbers.stream_items(1), AsyncIterator[Invoice])
+    assert_type(anumbers.stream_partial(1), AsyncIterator[list[Invoice]])
+    assert_type(ask.stream_partial_async("x", output=Invoice), AsyncIterator[Invoice])
+    assert_type(ask.stream_partial_async("x"), AsyncIterator[str])
 
 
 def check_sync() -> None:
@@ -95,6 +105,13 @@ def check_sync() -> None:
     assert_type(ask("x", output=Invoice), Invoice)
     assert_type(ask("x", output=list[int], context={"a": 1}, model="fake"), list[int])
     assert_type(ask.stream("x"), Iterator[str])
+    assert_type(extract_invoice.stream_partial("x"), Iterator[Invoice])
+    assert_type(summarize.stream_partial("x"), Iterator[str])
+    assert_type(numbers.stream_items(3), Iterator[int])
+    assert_type(numbers.stream_partial(3), Iterator[list[int]])
+    assert_type(ask.stream_partial("x", output=Invoice), Iterator[Invoice])
+    assert_type(ask.stream_partial("x", output=list[int], tools=[lookup]), Iterator[list[int]])
+    assert_type(ask.stream_partial("x"), Iterator[str])
     assert_type(extract_invoice.explain(), alloy.Plan)
     assert_type(extract_invoice.run("x").usage.total_tokens, int)
 
@@ -103,5 +120,6 @@ def check_errors() -> None:
     extract_invoice(1)  # pyright: ignore[reportArgumentType]
     extract_invoice("x", "y")  # pyright: ignore[reportCallIssue]
     extract_invoice.with_options(temprature=1)  # pyright: ignore[reportCallIssue]
+    extract_invoice.stream_items("x")  # pyright: ignore[reportAttributeAccessIssue, reportUnknownMemberType]  # not a list
     mode: Literal["auto"] = "auto"
     alloy.configure(tool_mode=mode)
