@@ -20,7 +20,6 @@ import asyncio
 import contextvars
 import dataclasses
 import logging
-import sys
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -29,11 +28,12 @@ from typing import TYPE_CHECKING, Any, Generic, Self, TypeVar, cast
 from . import _batch_record, _drivers, _engine, _retry
 from ._batch_record import Prompt
 from ._errors import AlloyError, CommandError, ConfigurationError, ProviderError
-from ._map import MapResult, Outcome
+from ._map import MapResult, Outcome, arguments
 from ._messages import Message, Request, Response, Result
 from ._outputs import type_name
 from ._plan import Plan
-from ._pricing import batch_discount, estimate
+from ._pricing import batch_discount, estimate, price
+from ._progress import Progress, progress_bar
 from ._registry import split_model
 from .providers import Adapter, BatchCapable, BatchItem, BatchState
 
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from ._command import Call
     from ._settings import Settings
 
-__all__ = ["BatchJob", "aprompts_of", "arguments", "load_job", "prompts_of", "submit_job"]
+__all__ = ["BatchJob", "aprompts_of", "load_job", "prompts_of", "submit_job"]
 
 log = logging.getLogger("alloy.batch")
 
@@ -52,15 +52,6 @@ POLL = 10.0
 """Seconds before the first status request of ``wait``; each later wait is 1.5 times longer."""
 POLL_MAX = 300.0
 """The longest wait between two status requests (unless ``poll`` asks for longer)."""
-
-
-def arguments(item: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """An item as call arguments: a tuple is positional, a dict keyword, anything else one argument."""
-    if isinstance(item, tuple):
-        return cast("tuple[Any, ...]", item), {}
-    if isinstance(item, dict):
-        return (), cast("dict[str, Any]", item)
-    return (item,), {}
 
 
 def prompts_of(items: Iterable[Any], prompt: Callable[..., tuple[Message, ...]]) -> list[Prompt]:
@@ -221,21 +212,23 @@ class BatchJob(Generic[T]):
         Raises:
             TimeoutError: *timeout* passed before the job ended.
         """
-        show = sys.stderr.isatty() if progress is None else progress
-        start, interval = time.monotonic(), poll
-        while not (state := self.status()).done:
-            if show:
-                _show(self, state)
-            if timeout is not None and time.monotonic() - start + interval > timeout:
-                raise TimeoutError(
-                    f"batch job {self.id} is still {state.status} after {time.monotonic() - start:.0f}s; "
-                    "wait again, or collect it later with batch_job(id)"
-                )
-            time.sleep(interval)
-            interval = min(interval * 1.5, max(POLL_MAX, poll))
-        if show:
-            _show(self, state, end=True)
-        return self
+        bar = progress_bar(progress, total=len(self), done=0, name=f"{self._call.name} (batch)")
+        start, interval, shown = time.monotonic(), poll, (0, 0)
+        try:
+            while True:
+                state = self.status()
+                shown = _advance(bar, shown, state)
+                if state.done:
+                    return self
+                if timeout is not None and time.monotonic() - start + interval > timeout:
+                    raise TimeoutError(
+                        f"batch job {self.id} is still {state.status} after "
+                        f"{time.monotonic() - start:.0f}s; wait again, or collect it later with batch_job(id)"
+                    )
+                time.sleep(interval)
+                interval = min(interval * 1.5, max(POLL_MAX, poll))
+        finally:
+            bar.close()
 
     def results(self, *, poll: float = POLL, progress: bool | None = None) -> MapResult[T]:
         """Every item's validated output or its error, in input order (waiting for the job first).
@@ -246,7 +239,7 @@ class BatchJob(Generic[T]):
         """
         if self._results is None:
             self.wait(poll=poll, progress=progress)
-            self._results = self._collect()
+            self._results = self._collect(progress)
         return self._results
 
     async def status_async(self) -> BatchState:
@@ -264,7 +257,7 @@ class BatchJob(Generic[T]):
         """``results`` without blocking the event loop."""
         return await asyncio.to_thread(self.results, poll=poll, progress=progress)
 
-    def _collect(self) -> MapResult[T]:
+    def _collect(self, progress: bool | None) -> MapResult[T]:
         plan, adapter = self._plan()
         answers: dict[str, Response | ProviderError] = dict(
             _call(plan, lambda: list[BatchItem](adapter.batch_results(self._job, plan.settings)))
@@ -287,11 +280,20 @@ class BatchJob(Generic[T]):
         def one(i: int) -> tuple[Outcome[T], float | None]:
             return context.copy().run(self._outcome, plan, i, answers.get(_key(i)))
 
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alloy-batch") as pool:
-            outcomes = list(pool.map(one, range(len(self))))
-        costs = [c for _, c in outcomes]
-        self.cost = None if None in costs else sum(cast("list[float]", costs))
-        return MapResult(o for o, _ in outcomes)
+        outcomes: list[Outcome[T]] = []
+        cost = 0.0
+        bar = progress_bar(progress, total=len(self), done=0, name=self._call.name)
+        try:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alloy-batch") as pool:
+                for outcome, spent in pool.map(one, range(len(self))):
+                    outcomes.append(outcome)
+                    cost += spent or 0.0
+                    bar.update(ok=outcome.ok, tokens=outcome.usage.total_tokens)
+        finally:
+            bar.close()
+        priced = price(plan.provider, plan.model) is not None and any(o.usage.total_tokens for o in outcomes)
+        self.cost = cost if priced else None
+        return MapResult(outcomes)
 
     def _outcome(
         self, plan: Plan, index: int, answer: Response | ProviderError | None
@@ -307,13 +309,10 @@ class BatchJob(Generic[T]):
         try:
             *_, last = _drivers.run(planner, prompt, name=self._call.name)
         except AlloyError as exc:
-            return Outcome[T].failure(index, exc), None
+            spent: float | None = getattr(exc, "cost", None)
+            return Outcome[T].failure(index, exc), _discounted(plan, spent, answer)
         result = cast("Result[T]", last)
-        cost = result.cost
-        if cost is not None and isinstance(answer, Response):  # the batch's answer cost less
-            listed = estimate(plan.provider, plan.model, answer.usage) or 0.0
-            cost -= listed * batch_discount(plan.provider)
-        return Outcome[T].of(index, result), cost
+        return Outcome[T].of(index, result), _discounted(plan, result.cost, answer)
 
 
 class _Answered(Adapter):
@@ -357,8 +356,18 @@ def _call(plan: Plan, once: Callable[[], R]) -> R:
     return _retry.call(plan.settings, attempt)
 
 
-def _show(job: BatchJob[Any], state: BatchState, *, end: bool = False) -> None:
-    total = state.total if state.total is not None else len(job)
-    done = f"{state.succeeded}/{total} answered" + (f", {state.failed} failed" if state.failed else "")
-    sys.stderr.write(f"\rbatch {job.id}: {state.status}, {done}" + ("\n" if end else ""))
-    sys.stderr.flush()
+def _advance(bar: Progress, shown: tuple[int, int], state: BatchState) -> tuple[int, int]:
+    """Move the bar on by the requests the provider answered or failed since it last said."""
+    for _ in range(state.succeeded - shown[0]):
+        bar.update(ok=True, tokens=0)
+    for _ in range(state.failed - shown[1]):
+        bar.update(ok=False, tokens=0)
+    return max(shown[0], state.succeeded), max(shown[1], state.failed)
+
+
+def _discounted(plan: Plan, cost: float | None, answer: Response | ProviderError | None) -> float | None:
+    """*cost* (list prices throughout) with the batch's own answer at the batch price."""
+    if cost is None or not isinstance(answer, Response):
+        return cost
+    listed = estimate(plan.provider, plan.model, answer.usage) or 0.0
+    return cost - listed * batch_discount(plan.provider)

@@ -6,6 +6,7 @@ The wire side (the three providers' batch APIs, re-asks, re-runs) is in tests/pr
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import subprocess
@@ -125,3 +126,19 @@ def test_batch_price_is_half_the_list_price() -> None:
         full = estimate(provider, model, usage)
         assert full is not None
         assert estimate(provider, model, usage, batch=True) == pytest.approx(full / 2)
+
+
+def test_progress_true_shows_the_job_and_the_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    extract.batch(["a", "b", "c"], poll=0, progress=True)
+    shown = err.getvalue()
+    assert "extract (batch)" in shown and "3/3" in shown  # what the provider answered
+    assert "tokens=" in shown  # then each item validated
+
+
+def test_no_progress_by_default_when_stderr_is_not_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)
+    extract.batch(["a", "b"], poll=0)
+    assert err.getvalue() == ""
