@@ -142,7 +142,10 @@ class Recorded(Adapter):
         self.name = inner.name
 
     def __getattr__(self, name: str) -> Any:  # what the seam does not name (batch functions, …)
-        return getattr(self.inner, name)
+        found = getattr(self.inner, name)
+        if name.startswith("batch_") and callable(found) and not self.tape.recording:
+            return functools.partial(_no_batch, self.tape)
+        return found
 
     def __repr__(self) -> str:
         return f"<{self.inner!r} through cassette {str(self.tape.path)!r}>"
@@ -199,6 +202,16 @@ class Recorded(Adapter):
             else:
                 deltas.append(item)
             yield item
+
+
+def _no_batch(tape: Tape, *args: Any, **kwargs: Any) -> Any:
+    raise CassetteMiss(
+        f"Cassette {tape.path} is replaying (mode {tape.mode!r}), and cassettes do not record batch jobs, "
+        "so nothing was sent. Test batch code with model='fake' (it runs batch jobs offline) or "
+        "run it outside the cassette.",
+        path=tape.path,
+        request={},
+    )
 
 
 def _replayed(interaction: dict[str, Any]) -> Iterator[Any]:

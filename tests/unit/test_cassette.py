@@ -4,15 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from alloy import AlloyError, ConfigurationError, Image, Message, Settings, ask, command, override, tool
-from alloy._messages import Request, Response
-from alloy.providers import Adapter
+from alloy import (
+    AlloyError,
+    ConfigurationError,
+    Image,
+    Message,
+    Settings,
+    ask,
+    command,
+    get_settings,
+    override,
+    tool,
+)
+from alloy._messages import Request, Response, ToolCallDelta
+from alloy.providers import Adapter, StreamItem
 from alloy.testing import CassetteMiss, ScriptedModel, ToolCall, cassette
+from alloy.testing._tape import Tape
+from alloy.testing.cassette import recorded
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 
@@ -323,3 +337,44 @@ def test_messages_of_a_conversation_match(tmp_path: Path) -> None:
         assert ask(history) == "Bye"
         with pytest.raises(CassetteMiss, match=r"messages\[1\]\.content"):
             ask([Message.user("Hi"), Message.assistant("Hey"), Message.user("Bye?")])
+
+
+def test_batch_jobs_are_not_sent_while_replaying(tmp_path: Path) -> None:
+    """Cassettes do not record batch jobs; replaying, a batch submission is refused, not sent."""
+    path = tmp_path / "b.json"
+
+    @command(output=int)
+    def double(n: int) -> str:
+        return f"Double {n}."
+
+    with override(model="fake"), cassette(path):
+        assert isinstance(double(1), int)
+    with override(model="fake"), cassette(path), pytest.raises(CassetteMiss, match="batch"):
+        double.submit_batch([1, 2])
+
+
+class Streams(Adapter):
+    """Streams one tool call as argument deltas (``ToolCallDelta``), then the assembled response."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
+        self.calls += 1
+        yield ToolCallDelta(0, "price_of", '{"item": ')
+        yield ToolCallDelta(0, "price_of", '"tea"}')
+        yield Response(
+            tool_calls=(ToolCall("price_of", {"item": "tea"}, id="s1"),), finish_reason="tool_calls"
+        )
+
+
+def test_tool_argument_deltas_replay_as_deltas(tmp_path: Path) -> None:
+    """Streamed tool-argument deltas come back from the file as ToolCallDelta objects."""
+    path = tmp_path / "deltas.json"
+    request = Request(model="m", messages=(Message.user("q"),))
+    tape = Tape(path, "once")
+    live = list(recorded(Streams(), tape).stream(request, get_settings()))
+    tape.save()
+    silent = Streams()
+    again = list(recorded(silent, Tape(path, "once")).stream(request, get_settings()))
+    assert again == live and isinstance(again[0], ToolCallDelta) and silent.calls == 0
