@@ -1,7 +1,7 @@
 """The main job: one real typed call, with a tool, on the configured provider.
 
 Uses ALLOY_MODEL if set, else the first provider whose key is configured (environment or .env),
-else the offline `fake` model — and says which.
+else the offline `fake` model (a schema-valid answer, no tool call) — and says which.
 """
 
 from __future__ import annotations
@@ -57,7 +57,8 @@ def pick_model() -> tuple[str, str]:
             return model, "its API key is set"
     return (
         "fake",
-        "no provider key set: the offline fake model (set OPENAI_API_KEY or ALLOY_MODEL for a real one)",
+        "no provider key set: the offline fake model, which calls no tools "
+        "(set OPENAI_API_KEY or ALLOY_MODEL for a real one)",
     )
 
 
