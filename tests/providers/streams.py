@@ -31,6 +31,8 @@ class Wire:
     head: int
     tail: int
     malformed: bytes
+    whole: Callable[[str], Reply]
+    """A non-streamed answer with this text."""
     tool: Callable[[str, list[str]], Reply] | None = None
     """A turn whose tool *name* gets its arguments in the given pieces (providers that stream them)."""
 
@@ -123,7 +125,16 @@ def _ollama_text(deltas: list[str]) -> Reply:
 
 
 WIRES = [
-    Wire("openai-chat", _openai("chat"), openai_t.chat_stream, 1, 3, b"data: {not json\n\n", _chat_tool),
+    Wire(
+        "openai-chat",
+        _openai("chat"),
+        openai_t.chat_stream,
+        1,
+        3,
+        b"data: {not json\n\n",
+        lambda t: openai_t.reply("chat", t),
+        _chat_tool,
+    ),
     Wire(
         "openai-responses",
         _openai("responses"),
@@ -131,6 +142,7 @@ WIRES = [
         1,
         1,
         b"event: response.output_text.delta\ndata: {not json\n\n",
+        lambda t: openai_t.reply("responses", t),
         _responses_tool,
     ),
     Wire(
@@ -144,6 +156,7 @@ WIRES = [
         3,
         1,
         b"event: content_block_delta\ndata: {not json\n\n",
+        lambda t: Reply(200, anthropic_t.message(anthropic_t.text(t))),
         _anthropic_tool,
     ),
     Wire(
@@ -155,6 +168,7 @@ WIRES = [
         0,
         1,
         b"data: {not json\n\n",
+        lambda t: gemini_t.reply(gemini_t.text(t)),
     ),
     Wire(
         "ollama",
@@ -163,6 +177,7 @@ WIRES = [
         0,
         1,
         b"{not json\n",
+        lambda t: Reply(200, ollama_t.chat(t)),
     ),
 ]
 
@@ -178,4 +193,13 @@ def chunked(text: str, size: int = 3) -> Iterator[str]:
         yield text[i : i + size]
 
 
-__all__ = ["WIRES", "Wire", "chunked", "ndjson", "pieces"]
+def tool_turn(wire: Wire, name: str, args: dict[str, Any]) -> Reply:
+    """A streamed turn that calls tool *name* with *args* (in pieces where the provider streams them)."""
+    if wire.tool is not None:
+        return wire.tool(name, pieces(args))
+    if wire.name == "gemini":
+        return sse(gemini_t.answer(gemini_t.call(name, **args)))
+    return ndjson(ollama_t.chat("", tool_calls=[ollama_t.call(name, **args)]))
+
+
+__all__ = ["WIRES", "Wire", "chunked", "pieces", "tool_turn"]
