@@ -12,6 +12,8 @@ import importlib
 import pickle
 from typing import Any
 
+from ._errors import ConfigurationError
+
 __all__ = ["lookup", "reference"]
 
 
@@ -37,8 +39,24 @@ def reference(command: Any, fn: Any, options: dict[str, Any]) -> tuple[Any, ...]
 
 
 def lookup(module: str, qualname: str, options: dict[str, Any]) -> Any:
-    """The command *module* defines as *qualname*, with *options* applied (unpickling)."""
-    command = _find(module, qualname)
+    """The command *module* defines as *qualname*, with *options* applied (unpickling).
+
+    Raises:
+        ConfigurationError: this process cannot import it (a command defined in a script or a
+            notebook, whose ``__main__`` a worker process does not have).
+    """
+    try:
+        command = _find(module, qualname)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(
+            f"Cannot find command {module}.{qualname} in this process ({exc}). Commands travel to "
+            "worker processes by reference: define it in a module the workers can import"
+            + (
+                " (not in a script or a notebook, whose __main__ they do not have)."
+                if module == "__main__"
+                else "."
+            )
+        ) from exc
     return command.with_options(**options) if options else command
 
 

@@ -7,7 +7,9 @@ in a separate process keeps its CPU time out of the client's ``getrusage`` numbe
     python benchmarks/fake_server.py      # prints "PORT <n>" once it listens on 127.0.0.1:<n>
 
 With ``--until-stdin-closes`` it exits when its stdin reaches end of file, so a benchmark that dies
-without cleaning up does not leave it running.
+without cleaning up does not leave it running. ``--latency S`` waits S seconds before each answer (a
+model's think time); ``--limit N`` is a scripted 429 storm: a request that arrives while N others are
+being answered gets ``429`` with ``Retry-After: 1`` (a provider's concurrency limit).
 """
 
 from __future__ import annotations
@@ -31,10 +33,18 @@ def routes() -> dict[str, bytes]:
     return table
 
 
-async def serve(port: int = 0) -> None:
+LIMITED = (
+    b"HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\nretry-after: 1\r\n"
+    b'content-length: 60\r\n\r\n{"error": {"message": "rate limited", "type": "rate_limit"}}'
+)
+
+
+async def serve(port: int = 0, *, latency: float = 0.0, limit: int = 0) -> None:
     table = routes()
+    in_flight = 0
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal in_flight
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -47,6 +57,16 @@ async def serve(port: int = 0) -> None:
                         length = int(value)
                 if length:
                     await reader.readexactly(length)
+                if limit and in_flight >= limit:
+                    writer.write(LIMITED)
+                    await writer.drain()
+                    continue
+                in_flight += 1
+                try:
+                    if latency:
+                        await asyncio.sleep(latency)
+                finally:
+                    in_flight -= 1
                 body = table.get(path)
                 status = b"200 OK" if body is not None else b"404 Not Found"
                 body = body if body is not None else b'{"error": {"message": "no such route"}}'
@@ -66,6 +86,10 @@ async def serve(port: int = 0) -> None:
         await server.serve_forever()
 
 
+def _flag(name: str, default: float) -> float:
+    return float(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+
 def _exit_when_stdin_closes() -> None:
     sys.stdin.read()
     os._exit(0)
@@ -75,4 +99,4 @@ if __name__ == "__main__":
     if "--until-stdin-closes" in sys.argv:
         threading.Thread(target=_exit_when_stdin_closes, daemon=True).start()
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve())
+        asyncio.run(serve(latency=_flag("--latency", 0.0), limit=int(_flag("--limit", 0))))

@@ -219,6 +219,15 @@ def test_a_command_that_cannot_be_found_by_name_does_not_pickle() -> None:
         pickle.dumps(local)
 
 
+def test_a_worker_without_the_commands_module_says_where_to_define_it() -> None:
+    from alloy._reference import lookup
+
+    with pytest.raises(ConfigurationError, match="define it in a module the workers can import"):
+        lookup("__main__", "no_such_command", {})
+    with pytest.raises(ConfigurationError, match="no_such_module"):
+        lookup("no_such_module", "f", {})
+
+
 def test_copies_stay_commands_and_a_deepcopy_is_the_command() -> None:
     import copy
 
