@@ -350,7 +350,7 @@ def _call(plan: Plan, once: Callable[[], R]) -> R:
     """One batch API call through the adapter, its SDK errors classified and transient ones retried."""
 
     def attempt(_: int) -> R:
-        with _retry.classified(plan.adapter):
+        with _retry.classified(plan.adapter, plan.settings):
             return once()
 
     return _retry.call(plan.settings, attempt)

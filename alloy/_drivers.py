@@ -123,7 +123,7 @@ def _send(plan: Plan, request: Request) -> Response:
     def once(attempt: int) -> Response:
         _log_attempt(plan, attempt)
         with _telemetry.request_span(plan, request, attempt) as span:
-            with _retry.classified(plan.adapter):
+            with _retry.classified(plan.adapter, plan.settings):
                 response = plan.adapter.send(request, plan.settings)
             _telemetry.record_response(span, response)
             return response
@@ -137,7 +137,7 @@ def _stream(plan: Plan, request: Request) -> Generator[Delta, None, Response]:
         _log_attempt(plan, attempt.num)
         with attempt, _telemetry.request_span(plan, request, attempt.num, stream=True) as span:
             try:
-                with _retry.classified(plan.adapter):
+                with _retry.classified(plan.adapter, plan.settings):
                     for item in plan.adapter.stream(request, plan.settings):
                         if isinstance(item, Response):
                             _telemetry.record_response(span, item)
@@ -219,7 +219,7 @@ async def _asend(plan: Plan, request: Request) -> Response:
     async def once(attempt: int) -> Response:
         _log_attempt(plan, attempt)
         with _telemetry.request_span(plan, request, attempt) as span:
-            with _retry.classified(plan.adapter):
+            with _retry.classified(plan.adapter, plan.settings):
                 response = await plan.adapter.asend(request, plan.settings)
             _telemetry.record_response(span, response)
             return response
@@ -233,7 +233,7 @@ async def _astream(plan: Plan, request: Request) -> AsyncIterator[Delta | Respon
         _log_attempt(plan, attempt.num)
         with attempt, _telemetry.request_span(plan, request, attempt.num, stream=True) as span:
             try:
-                with _retry.classified(plan.adapter):
+                with _retry.classified(plan.adapter, plan.settings):
                     async for item in plan.adapter.astream(request, plan.settings):
                         if isinstance(item, Response):
                             _telemetry.record_response(span, item)

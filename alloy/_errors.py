@@ -21,6 +21,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ._secrets import mask_secret_like
 from ._usage import Usage
 
 __all__ = [
@@ -59,7 +60,14 @@ class AlloyError(Exception):
 
 
 class ConfigurationError(AlloyError, ValueError):
-    """A setting, model name, decorator use or credential is wrong. Nothing was sent."""
+    """A setting, model name, decorator use or credential is wrong. Nothing was sent.
+
+    A value in the message that looks like a key (one pasted into the wrong setting, such as
+    ``ALLOY_MODEL=sk-...``) is cut to its first characters.
+    """
+
+    def __init__(self, message: str = "") -> None:
+        super().__init__(mask_secret_like(message))
 
 
 class CommandError(AlloyError):

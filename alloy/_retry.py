@@ -18,6 +18,7 @@ import stamina
 
 from . import _limiter
 from ._errors import AlloyError, ProviderError, malformed
+from ._secrets import scrub_error, secrets
 
 if TYPE_CHECKING:
     from ._settings import Settings
@@ -178,25 +179,36 @@ def _context(settings: Settings) -> Any:  # stamina's iterator class, both sync 
 
 
 @contextmanager
-def classified(adapter: Adapter) -> Generator[None]:
-    """Raise what goes wrong in an adapter's send as a ``ProviderError``.
+def classified(adapter: Adapter, settings: Settings | None = None) -> Generator[None]:
+    """Raise what goes wrong in an adapter's send as a ``ProviderError``, without secrets.
 
     An SDK exception becomes the ``ProviderError`` the adapter classifies it to. What is left of
     the usual faults of reading an answer (``JSONDecodeError``, pydantic's ``ValidationError``,
     ``TypeError``, ``AttributeError``, ``KeyError``, ``IndexError``: a body that is not JSON, or
     JSON of another shape) is ``malformed``: transient, since the next answer may well be fine.
+    With *settings*, the configured keys (and URL passwords) are scrubbed from the error and the
+    whole chain it holds, since providers echo them (a 401 of a compatible server, a host URL).
     """
     try:
         yield
-    except AlloyError:
+    except AlloyError as exc:
+        _scrubbed(exc, settings)
         raise
     except Exception as exc:
         err = adapter.classify(exc)
         if err is None and isinstance(exc, _MALFORMED):
             err = malformed(adapter.provider, exc)
         if err is None:
+            _scrubbed(exc, settings)
             raise
+        err.__cause__ = exc
+        _scrubbed(err, settings)
         raise err from exc
+
+
+def _scrubbed(exc: BaseException, settings: Settings | None) -> None:
+    if settings is not None:
+        scrub_error(exc, secrets(settings))
 
 
 _MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)

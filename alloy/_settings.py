@@ -42,6 +42,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from ._errors import ConfigurationError, snippet
 from ._registry import split_model
+from ._secrets import scrub
 from .providers import Adapter
 
 __all__ = ["Settings", "SettingsKwargs", "configure", "get_settings", "override"]
@@ -160,6 +161,11 @@ class Settings(BaseSettings):
         frozen=True,
         hide_input_in_errors=True,
     )
+
+    def __repr_args__(self) -> Any:
+        """As pydantic's, with any password written in a URL (``ollama_host``, a base URL) hidden."""
+        for name, value in super().__repr_args__():
+            yield name, scrub(value) if isinstance(value, str) else value
 
     model: Annotated[
         str | InstanceOf[Adapter],
@@ -301,6 +307,7 @@ _DICT_FIELDS = [
     name for name, f in _FIELDS.items() if f.annotation is dict or get_origin(f.annotation) is dict
 ]
 _KNOWN_VARS = frozenset(var for names in _ENV_NAMES.values() for var in names)
+_SECRET_VARS = frozenset(var.upper() for name in _SECRET for var in _ENV_NAMES[name])
 _ALLOY_VARS = sorted(var for var in _KNOWN_VARS if var.startswith("ALLOY_"))
 _PHRASES = {
     **dict.fromkeys(["float_parsing", "float_type"], "is not a valid number"),
@@ -319,7 +326,7 @@ _lock = threading.Lock()
 _configured: dict[str, Any] = {}  # replaced, never mutated: readers need no lock
 _override: ContextVar[Mapping[str, Any]] = ContextVar("alloy_override", default=MappingProxyType({}))
 _bases: dict[tuple[Any, ...], Settings] = {}
-_env_seen: tuple[dict[Any, Any] | None, tuple[tuple[str, str], ...]] = (None, ())
+_env_seen: tuple[dict[Any, Any] | None, tuple[tuple[str, str | SecretStr], ...]] = (None, ())
 # Results by the identity of (base, *layers). An entry holds those objects, so none of their ids is
 # reused while it lives; layers are never mutated once made (configure/override replace theirs).
 _resolved: dict[tuple[int, ...], tuple[tuple[object, ...], Settings]] = {}
@@ -472,7 +479,7 @@ def _base() -> Settings:
     return base
 
 
-def _env_key() -> tuple[tuple[str, str], ...]:
+def _env_key() -> tuple[tuple[str, str | SecretStr], ...]:
     """The ``ALLOY_``/SDK-named variables of ``os.environ``, sorted."""
     global _env_seen
     # os.environ has no change counter. Comparing its raw dict with a copy is a C-level walk that
@@ -480,9 +487,15 @@ def _env_key() -> tuple[tuple[str, str], ...]:
     raw: dict[Any, Any] | None = getattr(os.environ, "_data", None)
     seen, key = _env_seen
     if raw is None or raw != seen:
-        key = tuple(sorted((k, v) for k, v in os.environ.items() if _relevant(k)))
+        key = tuple(sorted((k, _hidden(k, v)) for k, v in os.environ.items() if _relevant(k)))
         _env_seen = (dict(raw) if raw is not None else None, key)
     return key
+
+
+def _hidden(var: str, value: str) -> str | SecretStr:
+    """A key's value as a ``SecretStr``: fingerprints and the values read are kept in frames that
+    a traceback with locals (Sentry, ``pytest --showlocals``) prints."""
+    return SecretStr(value) if var.upper() in _SECRET_VARS else value
 
 
 def _relevant(var: str) -> bool:
@@ -493,7 +506,7 @@ def _relevant(var: str) -> bool:
 def _read_sources(key: tuple[Any, ...]) -> Settings:
     """Warn about unknown ``ALLOY_`` variables, then read the environment and ``.env``."""
     env = {k.upper(): v for k, v in key[0]}
-    dotenv = {k.upper(): v for k, v in dotenv_values(".env").items() if v} if key[2] else {}
+    dotenv = {k.upper(): _hidden(k, v) for k, v in dotenv_values(".env").items() if v} if key[2] else {}
     sources = {"the environment": env, ".env": dotenv}
     for source, found in sources.items():
         # ALLOY_TEST_* is reserved for Alloy's own test suite (e.g. ALLOY_TEST_LOCAL_LLM_URL).

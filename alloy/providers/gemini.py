@@ -474,15 +474,15 @@ class GeminiAdapter(Adapter):
             ConfigurationError: no API key is set (checked before anything is sent).
         """
         key = require_key(settings, "gemini_api_key", "Gemini")
-        secret, base_url = key.get_secret_value(), settings.gemini_base_url or DEFAULT_BASE_URL
+        base_url = settings.gemini_base_url or DEFAULT_BASE_URL
         options = types.HttpOptions(
             base_url=base_url,
             api_version=API_VERSION,
             timeout=round(settings.timeout * 1000),  # milliseconds
             retry_options=types.HttpRetryOptions(attempts=1),  # also ends aiohttp's own silent retry
         )
-        digest = hashlib.sha256(secret.encode()).hexdigest()  # the cache holds no key
-        build = lambda: genai.Client(api_key=secret, vertexai=False, http_options=options)  # noqa: E731
+        digest = hashlib.sha256(key.get_secret_value().encode()).hexdigest()  # the cache holds no key
+        build = lambda: genai.Client(api_key=key.get_secret_value(), vertexai=False, http_options=options)  # noqa: E731
         return _registry.client((PROVIDER, digest, base_url, settings.timeout), build)
 
     # The SDK's ``contents`` union names PIL.Image, unknown without Pillow: hence the ignores below.

@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 import ollama
+from pydantic import SecretStr
 
 from .. import _registry
 from .._errors import ConfigurationError, ProviderError, is_retryable_status, read_retry_after, snippet
 from .._messages import Request, Response, ToolCall, ToolCallDelta, ToolSpec, Usage
 from .._parts import PartKind
+from .._secrets import scrub
 from . import Adapter, Capabilities, StreamItem, UnsupportedFeature, ended_early, reading_stream
 
 if TYPE_CHECKING:
@@ -278,7 +280,7 @@ class OllamaAdapter(Adapter):
         ``ConfigurationError`` (``classify`` can only return a ``ProviderError``); the
         connection error names the host it tried, which ``classify`` does not know.
         """
-        host = settings.ollama_host
+        host = scrub(settings.ollama_host)  # for messages: a password in the URL is not shown
         try:
             yield
         except ollama.ResponseError as exc:
@@ -290,7 +292,7 @@ class OllamaAdapter(Adapter):
                 ) from exc
             if exc.status_code == 400 and request.tools and _NO_TOOLS.search(exc.error):
                 with self._lock:
-                    self._no_tools.add((host, request.model))
+                    self._no_tools.add((settings.ollama_host, request.model))
                 raise UnsupportedFeature(
                     f"the model {request.model!r} does not support tools (Ollama said: {said}). With "
                     "tool_mode='auto' its tools run through the ReAct loop; tool_mode='native' cannot work.",
@@ -339,14 +341,14 @@ def _headers(exc: ollama.ResponseError) -> httpx.Headers | None:
 
 
 def _client(settings: Settings) -> ollama.Client:
-    host, timeout = settings.ollama_host, settings.timeout
-    return _registry.client((PROVIDER, host, timeout), lambda: ollama.Client(host=host, timeout=timeout))
+    key = (PROVIDER, SecretStr(settings.ollama_host), settings.timeout)  # the host may hold a password
+    return _registry.client(key, lambda: ollama.Client(host=settings.ollama_host, timeout=settings.timeout))
 
 
 def _aclient(settings: Settings) -> ollama.AsyncClient:
-    host, timeout = settings.ollama_host, settings.timeout
+    key = (PROVIDER, SecretStr(settings.ollama_host), settings.timeout)
     return _registry.client(
-        (PROVIDER, host, timeout), lambda: ollama.AsyncClient(host=host, timeout=timeout), is_async=True
+        key, lambda: ollama.AsyncClient(host=settings.ollama_host, timeout=settings.timeout), is_async=True
     )
 
 

@@ -35,6 +35,7 @@ from openai.types.responses import (
     ResponseStreamEvent,
     ResponseTextDeltaEvent,
 )
+from pydantic import SecretStr
 
 from .. import _registry
 from .._errors import (
@@ -494,6 +495,11 @@ def classify(exc: Exception) -> ProviderError | None:
 # --- the adapter ----------------------------------------------------------------------------------
 
 
+def _unwrapped(args: dict[str, Any]) -> dict[str, Any]:
+    """The SDK constructor's arguments, the key revealed as it is built."""
+    return {k: v.get_secret_value() if isinstance(v, SecretStr) else v for k, v in args.items()}
+
+
 class OpenAIAdapter(Adapter):
     """``openai:<model>``; ``settings.openai_api`` picks the wire API."""
 
@@ -536,22 +542,19 @@ class OpenAIAdapter(Adapter):
                 "No OpenAI API key: set ALLOY_OPENAI_API_KEY or OPENAI_API_KEY (in the environment or .env), "
                 "or pass openai_api_key=... to configure(), override() or @command(...)."
             )
-        args = {
-            "api_key": key.get_secret_value(),
-            "base_url": settings.openai_base_url,
-            "timeout": settings.timeout,
-        }
+        # The key stays a SecretStr (in the cache key too) until the SDK client is built.
+        args = {"api_key": key, "base_url": settings.openai_base_url, "timeout": settings.timeout}
         return (_PROVIDER, *args.values()), {**args, "max_retries": 0}
 
     def client(self, settings: Settings) -> openai.OpenAI:
         """The shared sync client for these credentials, base URL and timeout."""
         key, args = self._client_args(settings)
-        return _registry.client(key, lambda: openai.OpenAI(**args))
+        return _registry.client(key, lambda: openai.OpenAI(**_unwrapped(args)))
 
     def async_client(self, settings: Settings) -> openai.AsyncOpenAI:
         """The shared async client for these credentials, base URL and timeout, on this event loop."""
         key, args = self._client_args(settings)
-        return _registry.client(key, lambda: openai.AsyncOpenAI(**args), is_async=True)
+        return _registry.client(key, lambda: openai.AsyncOpenAI(**_unwrapped(args)), is_async=True)
 
     def send(self, request: Request, settings: Settings) -> Response:
         api, kwargs = self.kwargs(request, settings)
