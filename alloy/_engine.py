@@ -153,6 +153,8 @@ def run(plan: Plan, prompt: Sequence[Message], *, stream: bool = False) -> Run:
             )
         attempts += 1
         messages += _reask(plan, response, str(output))
+        if plan.deeper is not None:  # recursion was cut at a fixed depth: ask again keeping it
+            plan = plan.deeper
 
 
 class _NeedsFinalize(Exception):

@@ -8,9 +8,11 @@ decision as a note. ``Command.explain()`` returns it; the engine builds every re
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -72,6 +74,9 @@ class Plan:
     with placeholders for parts."""
     answer_check: Callable[[Any], object] | None = field(default=None, repr=False)
     """Validates an answer value in the schema's shape, as the engine will (``OutputFormat.check``)."""
+    deeper: Plan | None = field(default=None, repr=False)
+    """Where the dialect cut recursion at a fixed depth: the plan a re-ask switches to, a forced tool
+    with the recursive schema (``$ref``), not strict, so a deeper answer fits."""
 
     def check_inputs(self, messages: Sequence[Message]) -> None:
         """Refuse, before any request, a part this provider does not take or one above its limits.
@@ -245,12 +250,43 @@ def build(
         if out is not None and codec is not None and tool_mode != "react"
         else None,
     )
+    if out is not None and codec is not None and tool_mode != "react" and caps.native_tools:
+        plan.deeper = _deeper(plan, out, codec)
     log.debug("plan for %s: output_mode=%s tool_mode=%s", type_name(output), output_mode, tool_mode)
     return plan
 
 
 def _checker(out: OutputType, codec: Compiled) -> Callable[[Any], object]:
     return lambda value: out.validate(codec.decode(value))
+
+
+def _deeper(plan: Plan, out: OutputType, codec: Compiled) -> Plan | None:
+    """The forced-tool plan that keeps recursion, when *codec* inlined it to a fixed depth."""
+    cut = next((m for n in codec.notes if (m := _CUT.search(n))), None)
+    if cut is None:
+        return None
+    plain = compile_schema(out.schema, "plain")
+    plan.notes.append(
+        f"recursive type inlined {cut.group(1)} levels below the root for {plan.provider} (no $ref "
+        "recursion there); an answer that fails "
+        f"validation is asked again through a forced tool {OUTPUT_TOOL!r} with the recursive schema "
+        "($ref, any depth), not strict"
+    )
+    tools = [t for t in plan.tools if t.name != OUTPUT_TOOL]
+    spec = ToolSpec(OUTPUT_TOOL, "Give the final answer with this tool.", plain.schema)
+    notes = [*plan.notes, f"forced tool {OUTPUT_TOOL!r} with the recursive schema, not strict"]
+    return dataclasses.replace(
+        plan,
+        output_mode="tool",
+        schema=plain.schema,
+        codec=plain,
+        tools=[*tools, spec],
+        notes=notes,
+        answer_check=_checker(out, plain),
+    )
+
+
+_CUT = re.compile(r"recursion at \S+ not supported by \w+: cut at depth (\d+)")
 
 
 def _strict_tools(
