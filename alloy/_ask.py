@@ -31,7 +31,7 @@ def _call(output: Any, tools: Sequence[ToolLike] | None, settings: Mapping[str, 
 
 
 def _prompt(prompt: Prompt, context: Mapping[str, Any] | None) -> tuple[Message, ...]:
-    messages = to_messages(prompt, source="ask()")
+    messages = to_messages(prompt, source="ask() was given")
     if not context:
         return messages
     block = json.dumps(json.loads(pydantic_core.to_json(context, fallback=str)), indent=2)
@@ -241,7 +241,7 @@ class Ask:
         """
         plan = _call(output, tools, settings).explain()
         if prompt:
-            plan.messages = to_messages(prompt, source="ask.explain()")
+            plan.messages = to_messages(prompt, source="ask.explain() was given")
             try:
                 plan.check_inputs(plan.messages)
             except ConfigurationError as exc:

@@ -152,7 +152,7 @@ class BaseCommand(Generic[P, T]):
         self.contracts = call.contracts
         self.is_async = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)  # once: building it took ~15% of Alloy's own time per call
-        self._source = f"The prompt function {fn.__qualname__}"
+        self._source = f"The prompt function {fn.__qualname__} returned"
         functools.update_wrapper(cast("Callable[..., Any]", self), fn)  # for __doc__, __name__, __wrapped__
 
     def __repr__(self) -> str:

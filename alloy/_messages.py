@@ -12,6 +12,7 @@ from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from pydantic import ConfigDict
 
+from ._errors import ConfigurationError
 from ._parts import Binary, Part, evaluate_annotations, placeholder
 from ._usage import Usage
 
@@ -24,6 +25,8 @@ OutputMode = Literal["native_strict", "native", "tool", "prompt", "text"]
 """How the answer's shape is enforced: a strict JSON schema, a JSON schema, one forced tool,
 only the prompt, or not at all (text output)."""
 ToolMode = Literal["native", "react", "none"]
+
+_ROLES = ("user", "assistant", "tool")
 
 _ids = itertools.count(1)
 
@@ -73,6 +76,17 @@ class Message:
     is_error: bool = False
 
     __pydantic_config__: ClassVar[ConfigDict] = ConfigDict(ser_json_bytes="base64", val_json_bytes="base64")
+
+    def __post_init__(self) -> None:
+        if self.role not in _ROLES:
+            hint = " The system prompt goes in system=... (or ALLOY_SYSTEM)." if self.role == "system" else ""
+            raise ConfigurationError(
+                f"Message role must be 'user', 'assistant' or 'tool', not {self.role!r}.{hint}"
+            )
+        if isinstance(self.content, list):  # a list given where a tuple is meant: equal either way
+            object.__setattr__(self, "content", tuple(self.content))
+        if isinstance(self.tool_calls, list):
+            object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
 
     @classmethod
     def user(cls, *parts: Part) -> Message:

@@ -32,7 +32,8 @@ def to_messages(prompt: Any, *, source: str) -> tuple[Message, ...]:
 
     Args:
         prompt: what the prompt function returned (or ``ask`` was given).
-        source: who gave it, for the error: ``"the prompt function f"``, ``"ask()"``.
+        source: who gave it and how, for the error: ``"The prompt function f returned"``,
+            ``"ask() was given"``.
 
     Raises:
         ConfigurationError: *prompt* is not a ``Prompt``, is empty, mixes messages and parts, or is
@@ -48,17 +49,14 @@ def to_messages(prompt: Any, *, source: str) -> tuple[Message, ...]:
         if not bad:
             if parts := tuple(p for p in items if p != ""):  # empty text left out: providers refuse it
                 return (Message("user", parts),)
-            raise ConfigurationError(
-                f"{source} returned an empty list (or only empty text); it must return {_FORMS}."
-            )
+            raise ConfigurationError(f"{source} an empty list (or only empty text); it must return {_FORMS}.")
         if any(isinstance(m, Message) for m in items):
             raise ConfigurationError(
-                f"{source} returned a list that mixes alloy.Message and parts ({snippet(bad[0], 60)}); "
+                f"{source} a list that mixes alloy.Message and parts ({snippet(bad[0], 60)}); "
                 "return either messages (wrap parts in Message.user(...)) or the parts of one message."
             )
         raise ConfigurationError(
-            f"{source} returned a list holding {type(bad[0]).__name__} {snippet(bad[0], 60)}; "
-            f"it must return {_FORMS}."
+            f"{source} a list holding {type(bad[0]).__name__} {snippet(bad[0], 60)}; it must return {_FORMS}."
         )
     hint = ""
     if isinstance(prompt, bytes | bytearray):
@@ -70,7 +68,7 @@ def to_messages(prompt: Any, *, source: str) -> tuple[Message, ...]:
     elif isinstance(prompt, Message):
         hint = " Put the message in a list: [Message.user(...)]."
     raise ConfigurationError(
-        f"{source} returned {type(prompt).__name__} {snippet(prompt, 60)}; it must return {_FORMS}.{hint}"
+        f"{source} {type(prompt).__name__} {snippet(prompt, 60)}; it must return {_FORMS}.{hint}"
     )
 
 
@@ -78,7 +76,7 @@ def _conversation(messages: list[Message], source: str) -> tuple[Message, ...]:
     last = messages[-1]
     if last.role != "user":
         raise ConfigurationError(
-            f"{source} returned a conversation that ends with a {last.role!r} message; it must end with a "
+            f"{source} a conversation that ends with a {last.role!r} message; it must end with a "
             "user message (the turn the model answers): append Message.user(...)."
         )
     return _named(messages)

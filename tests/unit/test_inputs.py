@@ -242,7 +242,7 @@ def test_ask_takes_every_prompt_form_and_context() -> None:
 
 def test_ask_refuses_a_conversation_ending_with_the_model() -> None:
     model = ScriptedModel(["never"])
-    with override(model=model), pytest.raises(ConfigurationError, match="ask\\(\\) returned a conversation"):
+    with override(model=model), pytest.raises(ConfigurationError, match="ask\\(\\) was given a conversation"):
         ask([Message.user("hi"), Message.assistant("hello")])
     assert model.requests == []
 
@@ -293,3 +293,15 @@ def test_empty_text_parts_are_left_out() -> None:
     with override(model=model):
         ask(["", Image(png()), ""])
     assert model.requests[0].messages[0].parts == (Image(png()),)
+
+
+def test_message_checks_its_role_and_takes_lists() -> None:
+    with pytest.raises(ConfigurationError, match=r"system=\.\.\."):
+        Message("system", "Be brief.")  # pyright: ignore[reportArgumentType]
+    image = Image(png())
+    assert Message("user", ["Look", image]) == Message.user("Look", image)  # pyright: ignore[reportArgumentType]
+
+
+def test_ask_names_a_bad_prompt() -> None:
+    with pytest.raises(ConfigurationError, match=r"ask\(\) was given NoneType None"):
+        ask(None)  # pyright: ignore[reportArgumentType, reportCallIssue]
