@@ -124,3 +124,17 @@ def test_version_follows_the_roadmap() -> None:
     import alloy
 
     assert Version(alloy.__version__) >= Version("0.7")
+
+
+def test_architecture_page_is_a_rendered_diagram_linked_for_contributors() -> None:
+    """docs/architecture.md has a Mermaid diagram that mkdocs-material renders (custom fence), names
+    the module of each step, sits in the nav and is linked from CONTRIBUTING.md."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    assert "```mermaid\nsequenceDiagram" in page
+    for module in ("_command.py", "_plan.py", "_engine.py", "_drivers.py", "_retry.py", "providers/"):
+        assert module in page
+    assert "Imports run downwards" in page and "wrap" in page
+    config = (ROOT / "mkdocs.yml").read_text()
+    assert re.search(r"custom_fences:\s*\n\s*- name: mermaid\s*\n\s*class: mermaid", config)
+    assert "architecture.md" in config
+    assert "docs/architecture.md" in (ROOT / "CONTRIBUTING.md").read_text()
