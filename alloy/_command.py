@@ -20,18 +20,18 @@ from typing import Any, Generic, ParamSpec, Protocol, Self, TypeVar, cast, get_o
 
 from typing_extensions import Unpack
 
-from . import _drivers, _partial
+from . import _fallback, _partial
 from ._batch import POLL, BatchJob, aprompts_of, load_job, prompts_of, submit_job
 from ._contracts import Contract, check_require, contracts_of
 from ._errors import CommandError, ConfigurationError
 from ._map import MapResult, amap, run_sync
 from ._messages import Message, Result
 from ._outputs import type_name
-from ._plan import Plan
+from ._plan import Plan, for_model, model_label
 from ._plan import build as build_plan
 from ._prompt import Prompt, to_messages
 from ._reference import reference
-from ._settings import Settings, SettingsKwargs, check_names, resolve
+from ._settings import Settings, SettingsKwargs, check_names, models, resolve
 from ._tools import Tool, as_tool, command_tool
 
 __all__ = ["AsyncCommand", "Command", "command"]
@@ -39,6 +39,15 @@ __all__ = ["AsyncCommand", "Command", "command"]
 P = ParamSpec("P")
 T = TypeVar("T")
 E = TypeVar("E")
+
+
+@dataclass(slots=True)
+class _Planned:
+    """The plans made under one settings object: one per model of the chain, made when first used."""
+
+    settings: Settings
+    plans: list[Plan | None]
+    links: list[_fallback.Link]
 
 
 @dataclass
@@ -52,33 +61,51 @@ class Call(Generic[T]):
     contracts: list[Contract] = field(default_factory=list[Contract])
     name: str = "ask"
 
-    _last: tuple[Settings, Plan] | None = field(default=None, init=False, repr=False, compare=False)
+    _last: _Planned | None = field(default=None, init=False, repr=False, compare=False)
 
-    def plan(self, fresh: bool = False) -> Plan:
-        """The plan under the current settings; reused while they are the same object (the settings
-        layers cache it), so a command in a loop plans once. *fresh*: plan again regardless."""
+    def _planned(self) -> _Planned:
         settings = resolve(self.options, self.call_options)
         last = self._last
-        if not fresh and last is not None and last[0] is settings:
-            return last[1]
-        plan = self.explain(settings)
-        self._last = (settings, plan)
+        if last is None or last.settings is not settings:
+            chain = models(settings.model)
+            links = [
+                _fallback.Link(model_label(m), functools.partial(self.plan, index=i))
+                for i, m in enumerate(chain)
+            ]
+            last = self._last = _Planned(settings, [None] * len(chain), links)
+        return last
+
+    def plan(self, fresh: bool = False, index: int = 0) -> Plan:
+        """The plan of the *index*-th model of the chain under the current settings; reused while
+        they are the same object (the settings layers cache it), so a command in a loop plans once
+        per model. *fresh*: plan again regardless."""
+        last = self._planned()
+        plan = last.plans[index]
+        if fresh or plan is None:
+            settings = for_model(last.settings, models(last.settings.model)[index])
+            plan = last.plans[index] = build_plan(self.output, self.tools, settings, self._ensures())
         return plan
 
+    def chain(self) -> list[_fallback.Link]:
+        """The models to try in order, each with the planner of its calls (planned when first used)."""
+        return self._planned().links
+
     def explain(self, settings: Settings | None = None) -> Plan:
-        """A new plan (never the cached one: the caller may keep or change it)."""
+        """A new plan (never the cached one: the caller may keep or change it); with a fallback
+        chain, the first model's, its ``fallbacks`` holding the others'."""
         settings = settings or resolve(self.options, self.call_options)
-        return build_plan(
-            self.output, self.tools, settings, [c for c in self.contracts if c.kind == "ensure"]
-        )
+        return build_plan(self.output, self.tools, settings, self._ensures())
+
+    def _ensures(self) -> list[Contract]:
+        return [c for c in self.contracts if c.kind == "ensure"]
 
     def result(self, prompt: Sequence[Message]) -> Result[T]:
-        *_, last = _drivers.run(self.plan, prompt, name=self.name)
+        *_, last = _fallback.run(self.chain(), prompt, name=self.name)
         return cast("Result[T]", last)
 
     async def aresult(self, prompt: Sequence[Message]) -> Result[T]:
         last: Any = None
-        async for item in _drivers.arun(self.plan, prompt, name=self.name):
+        async for item in _fallback.arun(self.chain(), prompt, name=self.name):
             last = item
         return cast("Result[T]", last)
 
@@ -90,20 +117,20 @@ class Call(Generic[T]):
             )
 
     def stream(self, prompt: Sequence[Message]) -> Iterator[str]:
-        for item in _drivers.run(self.plan, prompt, name=self.name, stream=True):
+        for item in _fallback.run(self.chain(), prompt, name=self.name, stream=True):
             if isinstance(item, str):
                 yield item
 
     async def astream(self, prompt: Sequence[Message]) -> AsyncIterator[str]:
-        async for item in _drivers.arun(self.plan, prompt, name=self.name, stream=True):
+        async for item in _fallback.arun(self.chain(), prompt, name=self.name, stream=True):
             if isinstance(item, str):
                 yield item
 
     def partial(self, prompt: Sequence[Message]) -> Iterator[T]:
-        return _partial.partials(_drivers.run(self.plan, prompt, name=self.name, stream=True))
+        return _partial.partials(_fallback.run(self.chain(), prompt, name=self.name, stream=True))
 
     def apartial(self, prompt: Sequence[Message]) -> AsyncIterator[T]:
-        return _partial.apartials(_drivers.arun(self.plan, prompt, name=self.name, stream=True))
+        return _partial.apartials(_fallback.arun(self.chain(), prompt, name=self.name, stream=True))
 
     def check_items(self) -> None:
         if _partial.element_type(self.output) is None:
@@ -113,10 +140,10 @@ class Call(Generic[T]):
             )
 
     def items(self, prompt: Sequence[Message]) -> Iterator[Any]:
-        return _partial.elements(_drivers.run(self.plan, prompt, name=self.name, stream=True), self.name)
+        return _partial.elements(_fallback.run(self.chain(), prompt, name=self.name, stream=True), self.name)
 
     def aitems(self, prompt: Sequence[Message]) -> AsyncIterator[Any]:
-        return _partial.aelements(_drivers.arun(self.plan, prompt, name=self.name, stream=True), self.name)
+        return _partial.aelements(_fallback.arun(self.chain(), prompt, name=self.name, stream=True), self.name)
 
 
 _PROMPT_ANNOTATIONS = ("str", "Prompt", "alloy.Prompt")

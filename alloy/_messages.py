@@ -197,12 +197,14 @@ class Result(Generic[T]):
     usage: Usage
     attempts: int
     messages: list[Message]
+    model: str | None = None
+    """The ``provider:model`` that gave the answer (with a fallback chain, the one that succeeded)."""
     cost: float | None = None
     """An *estimate* in USD: the summed tokens times the model's list price (``alloy.set_price``).
 
     ``None`` when the model has no known price (never a guess), for the fake and scripted test
-    models, and when the provider reported no usage. Not a bill: caching discounts, batch tiers and
-    long-prompt surcharges are not reflected.
+    models, and when the provider reported no usage. With a fallback chain it sums every model
+    tried. Not a bill: batch tiers and long-prompt surcharges are not reflected.
     """
 
 

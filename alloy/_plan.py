@@ -27,7 +27,7 @@ from ._outputs import OutputType, output_type, type_name
 from ._parts import NAMES, SHORT, human_size
 from ._registry import resolve
 from ._schema import Compiled, compile_schema
-from ._settings import Settings
+from ._settings import Settings, models
 from ._tools import OUTPUT_TOOL, Tool
 from .providers import Adapter, Capabilities, SchemaDialect
 
@@ -77,6 +77,19 @@ class Plan:
     deeper: Plan | None = field(default=None, repr=False)
     """Where the dialect cut recursion at a fixed depth: the plan a re-ask switches to, a forced tool
     with the recursive schema (``$ref``), not strict, so a deeper answer fits."""
+
+    fallbacks: list[Plan] = field(default_factory=list["Plan"])
+    """With a fallback chain (``model=[...]``), the plans of the models after this one, in order."""
+
+    @property
+    def label(self) -> str:
+        """``provider:model`` as the ``model`` setting writes it (``fake`` for the fake model)."""
+        return self.provider if self.model == self.provider else f"{self.provider}:{self.model}"
+
+    @property
+    def chain(self) -> list[str]:
+        """The models tried, in order: this one, then each fallback."""
+        return [self.label, *(p.label for p in self.fallbacks)]
 
     def check_inputs(self, messages: Sequence[Message]) -> None:
         """Refuse, before any request, a part this provider does not take or one above its limits.
@@ -153,6 +166,11 @@ class Plan:
         lines.append(f"inputs:      text, {', '.join(taken)}" if taken else "inputs:      text only")
         lines += [f"message:     {m.role}: {snippet(m.shown, 200)}" for m in self.messages]
         lines += [f"note:        {n}" for n in self.notes]
+        if self.fallbacks:
+            lines.insert(0, f"chain:       {' -> '.join(self.chain)}")
+            for i, plan in enumerate(self.fallbacks, 1):
+                lines.append(f"fallback {i}:")
+                lines += [f"  {line}" for line in str(plan).splitlines()]
         return "\n".join(lines)
 
 
@@ -170,10 +188,16 @@ def build(
 ) -> Plan:
     """Decide how a call runs. *output* is the declared type (``str`` for text, ``None`` for none).
 
+    With a fallback chain in ``settings.model``, the plan of the first model, whose ``fallbacks``
+    hold the others' (a model that cannot be planned is a note instead).
+
     Raises:
         ConfigurationError: unknown model or provider, missing SDK, a type Alloy cannot describe.
     """
-    adapter, model = resolve(settings.model)
+    chain = models(settings.model)
+    if len(chain) != 1:
+        return _chain(output, tools, settings, ensures, chain)
+    adapter, model = resolve(chain[0])
     caps = adapter.capabilities(model, settings)
     notes: list[str] = []
     out = None if output is str or output is None else output_type(output)
@@ -287,6 +311,32 @@ def _deeper(plan: Plan, out: OutputType, codec: Compiled) -> Plan | None:
 
 
 _CUT = re.compile(r"recursion at \S+ not supported by \w+: cut at depth (\d+)")
+
+
+def for_model(settings: Settings, model: str | Adapter) -> Settings:
+    """*settings* with one model of its chain in place of the chain."""
+    return settings if settings.model is model else settings.model_copy(update={"model": model})
+
+
+def model_label(model: str | Adapter) -> str:
+    """How a model of the ``model`` setting is named in notes and errors."""
+    return model if isinstance(model, str) else f"{model.provider}:{model.name or type(model).__name__}"
+
+
+def _chain(
+    output: Any,
+    tools: Sequence[Tool[..., Any]],
+    settings: Settings,
+    ensures: Sequence[Contract],
+    chain: Sequence[str | Adapter],
+) -> Plan:
+    first = build(output, tools, for_model(settings, chain[0]), ensures)
+    for model in chain[1:]:
+        try:
+            first.fallbacks.append(build(output, tools, for_model(settings, model), ensures))
+        except ConfigurationError as exc:
+            first.notes.append(f"fallback {model_label(model)} cannot be planned: {exc}")
+    return first
 
 
 def _strict_tools(

@@ -123,5 +123,7 @@ def estimate(provider: str, model: str, usage: Usage, *, batch: bool = False) ->
 
 
 def priced(plan: Plan, result: Result[Any]) -> Result[Any]:
-    """*result* with its ``cost`` estimated from the plan's provider and model."""
-    return dataclasses.replace(result, cost=estimate(plan.provider, plan.model, result.usage))
+    """*result* naming the plan's model, with its ``cost`` estimated from that model's price."""
+    return dataclasses.replace(
+        result, model=plan.label, cost=estimate(plan.provider, plan.model, result.usage)
+    )

@@ -21,7 +21,7 @@ import json
 import os
 import threading
 import warnings
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import MappingProxyType
@@ -45,7 +45,7 @@ from ._registry import split_model
 from ._secrets import scrub
 from .providers import Adapter
 
-__all__ = ["Settings", "SettingsKwargs", "configure", "get_settings", "override"]
+__all__ = ["Settings", "SettingsKwargs", "configure", "get_settings", "models", "override"]
 
 ToolModeSetting = Literal["native", "react", "auto"]
 OpenAIApi = Literal["responses", "chat", "auto"]
@@ -134,6 +134,23 @@ _MAX_TOKENS = 2_000_000
 """Far above any model's output limit: a larger ``max_tokens`` is a typo."""
 
 
+def _model_chain(value: Any) -> Any:
+    """``ALLOY_MODEL="a, b"`` and ``model=["a", "b"]`` are a fallback chain; one model stays itself."""
+    if isinstance(value, str) and "," in value:
+        value = [part.strip() for part in value.split(",")]
+    if isinstance(value, list | tuple):
+        items = [v for v in cast("Sequence[Any]", value) if not (isinstance(v, str) and not v.strip())]
+        if not items:
+            raise ValueError("lists no model")
+        return items[0] if len(items) == 1 else tuple(items)
+    return value
+
+
+def models(model: str | Adapter | tuple[str | Adapter, ...]) -> tuple[str | Adapter, ...]:
+    """The models of a ``model`` setting, in the order they are tried (one, or a fallback chain)."""
+    return model if isinstance(model, tuple) else (model,)
+
+
 def _f(description: str, *env: str, **constraints: Any) -> Any:
     """A field's metadata; ``env`` lists its variables when they are not just ``ALLOY_<NAME>``."""
     if env:
@@ -168,10 +185,14 @@ class Settings(BaseSettings):
             yield name, scrub(value) if isinstance(value, str) else value
 
     model: Annotated[
-        str | InstanceOf[Adapter],
+        str | InstanceOf[Adapter] | tuple[str | InstanceOf[Adapter], ...],
         NoDecode,
+        BeforeValidator(_model_chain),
         AfterValidator(_known_models),
-        _f("`provider:model` such as `openai:gpt-5-mini`, or (from Python) a model object."),
+        _f(
+            "`provider:model` such as `openai:gpt-5-mini`, or (from Python) a model object; a list "
+            "(comma-separated in the variable) is a fallback chain, tried in order."
+        ),
     ] = "openai:gpt-5-mini"
     temperature: Annotated[
         float | None,
@@ -265,7 +286,7 @@ class Settings(BaseSettings):
 class SettingsKwargs(TypedDict, total=False):
     """The settings as keywords, for ``**settings: Unpack[SettingsKwargs]`` (see ``Settings``)."""
 
-    model: str | Adapter
+    model: str | Adapter | Sequence[str | Adapter]
     temperature: float | None
     max_tokens: int | None
     system: str | None
@@ -460,7 +481,10 @@ def _adapter(name: str) -> TypeAdapter[Any]:
 def _problem(name: str, exc: ValidationError) -> str:
     error = exc.errors(include_input=False)[0]
     if name == "model" and error["type"] != "value_error":
-        return "should be a 'provider:model' string (e.g. 'openai:gpt-5-mini') or a model object"
+        return (
+            "should be a 'provider:model' string (e.g. 'openai:gpt-5-mini') or a model object, "
+            "or a list of them (a fallback chain)"
+        )
     phrase = _PHRASES.get(error["type"])
     return phrase or error["msg"].removeprefix("Value error, ").replace("Input should", "should", 1)
 

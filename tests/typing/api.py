@@ -114,6 +114,10 @@ def check_sync() -> None:
     assert_type(ask.stream_partial("x"), Iterator[str])
     assert_type(extract_invoice.explain(), alloy.Plan)
     assert_type(extract_invoice.run("x").usage.total_tokens, int)
+    assert_type(extract_invoice.run("x").model, str | None)
+    assert_type(extract_invoice.with_options(model=["openai:gpt-5-mini", "fake"])("x"), Invoice)
+    assert_type(ask("x", output=int, model=("openai:gpt-5-mini", "fake")), int)
+    assert_type(extract_invoice.explain().chain, list[str])
 
 
 def check_errors() -> None:

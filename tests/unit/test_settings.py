@@ -409,3 +409,13 @@ def test_settings_are_frozen() -> None:
 def test_every_field_has_an_environment_variable() -> None:
     """Every Settings field is covered by the environment table these tests use."""
     assert set(ENV_NAMES) == set(Settings.model_fields)
+
+
+def test_model_list_is_a_fallback_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """model=[...] and a comma-separated ALLOY_MODEL are a chain; a one-model list is that model."""
+    assert check_names({"model": ["openai:gpt-5-mini", "fake"]}, "x")["model"] == ("openai:gpt-5-mini", "fake")
+    assert check_names({"model": ["fake"]}, "x")["model"] == "fake"
+    monkeypatch.setenv("ALLOY_MODEL", "openai:gpt-5-mini, anthropic:claude-haiku-4-5")
+    assert get_settings().model == ("openai:gpt-5-mini", "anthropic:claude-haiku-4-5")
+    with pytest.raises(ConfigurationError, match=r"model=\[\] in x should be .* or a list of them"):
+        check_names({"model": []}, "x")

@@ -1,0 +1,140 @@
+"""Fallback chains (SPEC §13): ``model=[a, b, ...]`` tried in order, a layer above the drivers.
+
+Each model runs the whole call through ``_drivers.run``/``arun`` (its own plan, retries, re-asks,
+replanning on a refused feature, and its own call span). The next model takes over when one
+fails with:
+
+- a ``ProviderError`` that reached here: a non-retryable one (bad key, unknown model, a refused
+  feature) or a transient one whose ``retry_attempts`` are spent;
+- a ``CommandError`` that is not a ``ToolLoopLimitExceeded``: the answer still failed validation or
+  an ``@ensure`` after ``retry`` re-asks (escalation: a cheap model first, a strong one after it);
+- a ``ConfigurationError`` of that model alone: no key for its provider, its SDK not installed,
+  a model the local server has not pulled, an input part its provider does not take.
+
+A ``ToolLoopLimitExceeded`` is raised at once: its tools have run, and a second model would run
+them again. A stream falls back only before its first delta: text already yielded cannot be taken
+back. The ``Result`` names the model that answered and sums usage and cost over every model tried;
+when every model fails, the last error is raised with a note per earlier model.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from . import _drivers
+from ._errors import AlloyError, CommandError, ConfigurationError, ProviderError, ToolLoopLimitExceeded
+from ._messages import Result, Usage
+
+__all__ = ["Link", "arun", "run"]
+
+log = logging.getLogger("alloy.fallback")
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """One model of a chain: its name (for notes and logs) and the planner of its calls."""
+
+    label: str
+    planner: _drivers.Planner
+
+
+class _Spent:
+    """What the models tried so far spent, and why each failed."""
+
+    def __init__(self) -> None:
+        self.usage = Usage()
+        self.costs: list[float | None] = []
+        self.failures: list[str] = []
+
+    def failed(self, link: Link, exc: AlloyError, following: Link) -> None:
+        self._add(exc)
+        self.failures.append(f"{link.label} failed: {type(exc).__name__}: {exc}")
+        log.debug("%s failed (%s: %s); %s takes over", link.label, type(exc).__name__, exc, following.label)
+
+    def _add(self, spent: object) -> None:
+        """Add the usage and cost a ``Result`` or a ``CommandError`` carries (a provider failure
+        carries none: its request was not answered)."""
+        usage = getattr(spent, "usage", None)
+        if isinstance(usage, Usage):
+            self.usage = self.usage + usage
+            cost = getattr(spent, "cost", None)
+            # An unpriced model that spent tokens makes the sum unknown; one that spent none adds 0.
+            self.costs.append(
+                float(cost) if isinstance(cost, float | int) else None if usage.total_tokens else 0.0
+            )
+
+    def _cost(self) -> float | None:
+        if not self.costs or any(c is None for c in self.costs):
+            return None
+        return sum(c for c in self.costs if c is not None) or None
+
+    def result(self, result: Result[Any]) -> Result[Any]:
+        """*result* with the usage and cost of the models before it added."""
+        if not self.failures:
+            return result
+        self._add(result)
+        return replace(result, usage=self.usage, cost=self._cost())
+
+    def raised(self, exc: AlloyError) -> None:
+        """The last error gets a note per earlier model and (a ``CommandError``) the summed usage."""
+        for failure in self.failures:
+            exc.add_note(f"Fallback: {failure}")
+        if self.failures and isinstance(exc, CommandError) and isinstance(getattr(exc, "usage", None), Usage):
+            self._add(exc)
+            exc.usage, exc.cost = self.usage, self._cost()  # pyright: ignore[reportAttributeAccessIssue]
+
+
+def _moves_on(exc: AlloyError) -> bool:
+    if isinstance(exc, ToolLoopLimitExceeded):
+        return False
+    return isinstance(exc, ProviderError | CommandError | ConfigurationError)
+
+
+def run(
+    chain: Sequence[Link], prompt: Any, *, name: str, stream: bool = False
+) -> Iterator[str | Result[Any]]:
+    """``_drivers.run`` over each model of *chain* in turn, until one answers."""
+    if len(chain) == 1:
+        yield from _drivers.run(chain[0].planner, prompt, name=name, stream=stream)
+        return
+    spent = _Spent()
+    for i, link in enumerate(chain):
+        started = False
+        try:
+            for item in _drivers.run(link.planner, prompt, name=name, stream=stream):
+                if isinstance(item, Result):
+                    item = spent.result(item)
+                else:
+                    started = True
+                yield item
+            return
+        except AlloyError as exc:
+            if started or i == len(chain) - 1 or not _moves_on(exc):
+                spent.raised(exc)
+                raise
+            spent.failed(link, exc, chain[i + 1])
+
+
+async def arun(
+    chain: Sequence[Link], prompt: Any, *, name: str, stream: bool = False
+) -> AsyncIterator[str | Result[Any]]:
+    """The async twin of ``run``."""
+    spent = _Spent()
+    for i, link in enumerate(chain):
+        started = False
+        try:
+            async for item in _drivers.arun(link.planner, prompt, name=name, stream=stream):
+                if isinstance(item, Result):
+                    item = spent.result(item)
+                else:
+                    started = True
+                yield item
+            return
+        except AlloyError as exc:
+            if started or i == len(chain) - 1 or not _moves_on(exc):
+                spent.raised(exc)
+                raise
+            spent.failed(link, exc, chain[i + 1])
