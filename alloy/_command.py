@@ -83,7 +83,9 @@ class Call(Generic[T]):
         plan = last.plans[index]
         if fresh or plan is None:
             settings = for_model(last.settings, models(last.settings.model)[index])
-            plan = last.plans[index] = build_plan(self.output, self.tools, settings, self._ensures())
+            plan = last.plans[index] = build_plan(
+                self.output, self.tools, settings, self._ensures(), self.name
+            )
         return plan
 
     def chain(self) -> list[_fallback.Link]:
@@ -94,7 +96,7 @@ class Call(Generic[T]):
         """A new plan (never the cached one: the caller may keep or change it); with a fallback
         chain, the first model's, its ``fallbacks`` holding the others'."""
         settings = settings or resolve(self.options, self.call_options)
-        return build_plan(self.output, self.tools, settings, self._ensures())
+        return build_plan(self.output, self.tools, settings, self._ensures(), self.name)
 
     def _ensures(self) -> list[Contract]:
         return [c for c in self.contracts if c.kind == "ensure"]

@@ -170,6 +170,10 @@ class Request:
     temperature: float | None = None
     max_tokens: int | None = None
     extra: dict[str, Any] = field(default_factory=dict[str, Any])
+    cache_key: str | None = None
+    """With ``prompt_cache`` on: a stable key for the request's prefix (system, tools, schema),
+    derived from the command and its schema; ``None`` when caching is off. OpenAI-protocol
+    adapters send it as ``prompt_cache_key``; Anthropic marks its prefix cacheable."""
 
     @property
     def output_schema(self) -> dict[str, Any] | None:

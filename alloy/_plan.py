@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import json
 import logging
 import re
@@ -77,7 +78,8 @@ class Plan:
     deeper: Plan | None = field(default=None, repr=False)
     """Where the dialect cut recursion at a fixed depth: the plan a re-ask switches to, a forced tool
     with the recursive schema (``$ref``), not strict, so a deeper answer fits."""
-
+    cache_key: str | None = field(default=None, repr=False)
+    """Sent as ``Request.cache_key`` (``prompt_cache`` on): the same for every call of a command."""
     fallbacks: list[Plan] = field(default_factory=list["Plan"])
     """With a fallback chain (``model=[...]``), the plans of the models after this one, in order."""
 
@@ -149,6 +151,7 @@ class Plan:
             temperature=self.temperature,
             max_tokens=self.settings.max_tokens,
             extra=self.settings.extra,
+            cache_key=self.cache_key,
         )
 
     def __str__(self) -> str:
@@ -185,8 +188,10 @@ def build(
     tools: Sequence[Tool[..., Any]],
     settings: Settings,
     ensures: Sequence[Contract] = (),
+    name: str = "",
 ) -> Plan:
-    """Decide how a call runs. *output* is the declared type (``str`` for text, ``None`` for none).
+    """Decide how a call runs. *output* is the declared type (``str`` for text, ``None`` for none);
+    *name* is the command's (it and the prefix make the prompt cache key).
 
     With a fallback chain in ``settings.model``, the plan of the first model, whose ``fallbacks``
     hold the others' (a model that cannot be planned is a note instead).
@@ -196,7 +201,7 @@ def build(
     """
     chain = models(settings.model)
     if len(chain) != 1:
-        return _chain(output, tools, settings, ensures, chain)
+        return _chain(output, tools, settings, ensures, chain, name)
     adapter, model = resolve(chain[0])
     caps = adapter.capabilities(model, settings)
     notes: list[str] = []
@@ -274,6 +279,8 @@ def build(
         if out is not None and codec is not None and tool_mode != "react"
         else None,
     )
+    if settings.prompt_cache:
+        plan.cache_key = _cache_key(name, plan)
     if out is not None and codec is not None and tool_mode != "react" and caps.native_tools:
         plan.deeper = _deeper(plan, out, codec)
     log.debug("plan for %s: output_mode=%s tool_mode=%s", type_name(output), output_mode, tool_mode)
@@ -313,6 +320,14 @@ def _deeper(plan: Plan, out: OutputType, codec: Compiled) -> Plan | None:
 _CUT = re.compile(r"recursion at \S+ not supported by \w+: cut at depth (\d+)")
 
 
+def _cache_key(name: str, plan: Plan) -> str:
+    """The prompt cache key: a digest of the command's name and the request's stable prefix (system
+    prompt, tool specs, schema), so a command keeps its key across calls and processes."""
+    prefix = [name, plan.system, plan.schema, [(t.name, t.description, t.parameters) for t in plan.tools]]
+    digest = hashlib.sha256(json.dumps(prefix, sort_keys=True, default=str).encode()).hexdigest()
+    return f"alloy-{digest[:24]}"
+
+
 def for_model(settings: Settings, model: str | Adapter) -> Settings:
     """*settings* with one model of its chain in place of the chain."""
     return settings if settings.model is model else settings.model_copy(update={"model": model})
@@ -329,11 +344,12 @@ def _chain(
     settings: Settings,
     ensures: Sequence[Contract],
     chain: Sequence[str | Adapter],
+    name: str,
 ) -> Plan:
-    first = build(output, tools, for_model(settings, chain[0]), ensures)
+    first = build(output, tools, for_model(settings, chain[0]), ensures, name)
     for model in chain[1:]:
         try:
-            first.fallbacks.append(build(output, tools, for_model(settings, model), ensures))
+            first.fallbacks.append(build(output, tools, for_model(settings, model), ensures, name))
         except ConfigurationError as exc:
             first.notes.append(f"fallback {model_label(model)} cannot be planned: {exc}")
     return first

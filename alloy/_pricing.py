@@ -6,8 +6,10 @@ in the table (Alloy never guesses from a similar name), the offline ``fake`` mod
 models, or a provider that reported no token counts.
 
 Provider batch jobs are priced at the batch rate (``batch_discount``: half the list price on
-OpenAI, Anthropic and Gemini) for the batch's own answers. What the estimate leaves out:
-prompt-caching discounts, priority tiers, and the higher
+OpenAI, Anthropic and Gemini) for the batch's own answers. Cached input tokens
+(``Usage.cached_input_tokens``) are priced at the model's cached rate and tokens written to the
+cache (``cache_write_tokens``) at its cache-write rate, where the table has them (else at the input
+rate). What the estimate leaves out: cache storage fees, priority tiers, and the higher
 rates some models charge for very long prompts (over 200K input tokens for Claude Sonnet 4.5 and
 Gemini 2.5 Pro). Reasoning tokens count where the provider reports them as output tokens.
 
@@ -37,23 +39,31 @@ log = logging.getLogger("alloy.pricing")
 
 @dataclass(frozen=True, slots=True)
 class Price:
-    """List price in USD per million tokens."""
+    """List price in USD per million tokens.
+
+    ``cached_input``: input read from the prompt cache; ``cache_write``: input written to it
+    (Anthropic's 5-minute cache writes). ``None``: billed at the ``input`` rate.
+    """
 
     input: float
     output: float
+    cached_input: float | None = None
+    cache_write: float | None = None
 
 
-# Standard-tier list prices in USD per million tokens, prompts under 200K tokens, no caching.
-# Looked up on 2026-11-26; check the providers' pricing pages before relying on them.
+# Standard-tier list prices in USD per million tokens, prompts under 200K tokens. Cache reads:
+# OpenAI 10% of input (GPT-5) or 25% (GPT-4.1), writes free; Anthropic reads 10%, 5-minute
+# writes 125%; Gemini's cached rate. Looked up on 2026-11-26 (cached rates 2026-12-01); check the
+# providers' pricing pages before relying on them.
 _PRICES: dict[tuple[str, str], Price] = {
-    ("openai", "gpt-5"): Price(1.25, 10.00),
-    ("openai", "gpt-5-mini"): Price(0.25, 2.00),
-    ("openai", "gpt-4.1"): Price(2.00, 8.00),
-    ("openai", "gpt-4.1-mini"): Price(0.40, 1.60),
-    ("anthropic", "claude-sonnet-4-5"): Price(3.00, 15.00),
-    ("anthropic", "claude-haiku-4-5"): Price(1.00, 5.00),
-    ("gemini", "gemini-2.5-flash"): Price(0.30, 2.50),
-    ("gemini", "gemini-2.5-pro"): Price(1.25, 10.00),
+    ("openai", "gpt-5"): Price(1.25, 10.00, 0.125),
+    ("openai", "gpt-5-mini"): Price(0.25, 2.00, 0.025),
+    ("openai", "gpt-4.1"): Price(2.00, 8.00, 0.50),
+    ("openai", "gpt-4.1-mini"): Price(0.40, 1.60, 0.10),
+    ("anthropic", "claude-sonnet-4-5"): Price(3.00, 15.00, 0.30, 3.75),
+    ("anthropic", "claude-haiku-4-5"): Price(1.00, 5.00, 0.10, 1.25),
+    ("gemini", "gemini-2.5-flash"): Price(0.30, 2.50, 0.03),
+    ("gemini", "gemini-2.5-pro"): Price(1.25, 10.00, 0.125),
 }
 
 # Batch jobs cost this fraction less than the list price, input and output alike (each provider's
@@ -66,7 +76,14 @@ _BATCH_DISCOUNT: dict[str, float] = {"openai": 0.5, "anthropic": 0.5, "gemini": 
 _SNAPSHOT = re.compile(r"-(\d{4}-\d{2}-\d{2}|\d{8})$")
 
 
-def set_price(model: str, *, input: float, output: float) -> None:
+def set_price(
+    model: str,
+    *,
+    input: float,
+    output: float,
+    cached_input: float | None = None,
+    cache_write: float | None = None,
+) -> None:
     """Set the list price Alloy uses to estimate ``Result.cost`` for *model*.
 
     Args:
@@ -74,16 +91,25 @@ def set_price(model: str, *, input: float, output: float) -> None:
             e.g. ``"gpt-5"`` to OpenAI). Replaces any built-in price for that model.
         input: USD per million input tokens.
         output: USD per million output tokens.
+        cached_input: USD per million input tokens read from the prompt cache (default: *input*).
+        cache_write: USD per million input tokens written to the prompt cache (default: *input*).
 
     Raises:
         ConfigurationError: an unknown provider, or a price that is negative or not a number.
 
     .. versionadded:: 0.1.0
     """
-    for label, value in (("input", input), ("output", output)):
-        _check(model, label, value)
+    rates = {"input": input, "output": output, "cached_input": cached_input, "cache_write": cache_write}
+    for label, value in rates.items():
+        if value is not None or label in ("input", "output"):
+            _check(model, label, value)
     provider, name = split_model(model)
-    _PRICES[provider, name] = Price(float(input), float(output))
+    _PRICES[provider, name] = Price(
+        float(input),
+        float(output),
+        None if cached_input is None else float(cached_input),
+        None if cache_write is None else float(cache_write),
+    )
     log.debug("price for %s:%s set to $%s in / $%s out per million tokens", provider, name, input, output)
 
 
@@ -118,7 +144,14 @@ def estimate(provider: str, model: str, usage: Usage, *, batch: bool = False) ->
     found = price(provider, model)
     if found is None or (usage.input_tokens == 0 and usage.output_tokens == 0):
         return None  # unpriced model, or a provider that reported no usage: unknown, not free
-    listed = (usage.input_tokens * found.input + usage.output_tokens * found.output) / 1_000_000
+    cached, written = usage.cached_input_tokens, usage.cache_write_tokens
+    fresh = max(usage.input_tokens - cached - written, 0)
+    read_rate = found.input if found.cached_input is None else found.cached_input
+    write_rate = found.input if found.cache_write is None else found.cache_write
+    total = (
+        fresh * found.input + cached * read_rate + written * write_rate + usage.output_tokens * found.output
+    )
+    listed = total / 1_000_000
     return listed * (1 - batch_discount(provider)) if batch else listed
 
 

@@ -14,6 +14,7 @@ it, so a temperature travels in ``extra_body``, and only to models known to acce
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import logging
@@ -63,6 +64,7 @@ DEFAULT_MAX_TOKENS = 4096
 _PARAMS = frozenset(inspect.signature(Messages.create).parameters) - {"self"}
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls", "max_tokens": "length"}
 # An ``error`` event inside a stream that began with 200 has no status of its own.
+_EPHEMERAL = {"type": "ephemeral"}
 _EVENT_STATUS = {"invalid_request_error": 400, "rate_limit_error": 429, "overloaded_error": 529}
 # How a 400 about native structured output reads: "output_config.format: Extra inputs are not
 # permitted", "... does not support output format", "output_config.format.schema: ...".
@@ -112,6 +114,8 @@ def build_request(request: Request, settings: Settings) -> dict[str, Any]:
             for t in request.tools
         ]
         kwargs["tool_choice"] = _tool_choice(request.tool_choice)
+    if request.cache_key:
+        _mark_cacheable(kwargs)
     if request.output is not None and request.output.mode in ("native", "native_strict"):
         kwargs["output_config"] = {"format": {"type": "json_schema", "schema": request.output.schema}}
     body: dict[str, Any] = {} if request.temperature is None else {"temperature": request.temperature}
@@ -122,6 +126,18 @@ def build_request(request: Request, settings: Settings) -> dict[str, Any]:
     if body:
         kwargs["extra_body"] = {**body, **kwargs.get("extra_body", {})}
     return kwargs
+
+
+def _mark_cacheable(kwargs: dict[str, Any]) -> None:
+    """Cache breakpoints at the end of the stable prefix: the last tool and the last system block.
+
+    Tools come before the system prompt in Anthropic's cache order, so the two breakpoints cover
+    both; the conversation after them is not cached.
+    """
+    if tools := kwargs.get("tools"):
+        tools[-1] = {**tools[-1], "cache_control": _EPHEMERAL}
+    if system := kwargs.get("system"):
+        kwargs["system"] = [{"type": "text", "text": system, "cache_control": _EPHEMERAL}]
 
 
 def _tool_choice(choice: str) -> dict[str, str]:
@@ -212,13 +228,20 @@ def parse_response(message: Message_) -> Response:
         elif block.type == "tool_use":  # the SDK types input as object; the API sends a JSON object
             calls.append(ToolCall(block.name, cast("dict[str, Any]", block.input), block.id))
     text = "".join(texts)
-    usage = Usage(_input_tokens(message.usage), message.usage.output_tokens)
+    usage = _usage(message.usage, message.usage.output_tokens)
     return Response(text, tuple(calls), usage, _finish(message.stop_reason, text), message.model)
 
 
 def _input_tokens(u: Any) -> int:
     """Uncached plus cached input tokens (Anthropic counts them apart; other providers do not)."""
     return (u.input_tokens or 0) + (u.cache_creation_input_tokens or 0) + (u.cache_read_input_tokens or 0)
+
+
+def _usage(u: Any, output_tokens: int) -> Usage:
+    """Usage with the cache reads and writes (both also counted in ``input_tokens``)."""
+    return Usage(
+        _input_tokens(u), output_tokens, 0, u.cache_read_input_tokens or 0, u.cache_creation_input_tokens or 0
+    )
 
 
 def _finish(stop_reason: str | None, text: str) -> str | None:
@@ -251,7 +274,7 @@ class StreamState:
         delta = ""
         if event.type == "message_start":
             self.model = event.message.model
-            self.usage = Usage(_input_tokens(event.message.usage), event.message.usage.output_tokens)
+            self.usage = _usage(event.message.usage, event.message.usage.output_tokens)
         elif event.type == "content_block_start":
             block = event.content_block
             if block.type == "tool_use":
@@ -269,10 +292,10 @@ class StreamState:
                     return [ToolCallDelta(self.order[event.index], name, piece)]
         elif event.type == "message_delta":  # its usage is cumulative; input tokens may be absent
             self.stop_reason = event.delta.stop_reason or self.stop_reason
-            inputs = _input_tokens(event.usage) if event.usage.input_tokens is not None else None
-            self.usage = Usage(
-                inputs if inputs is not None else self.usage.input_tokens, event.usage.output_tokens
-            )
+            if event.usage.input_tokens is not None:
+                self.usage = _usage(event.usage, event.usage.output_tokens)
+            else:
+                self.usage = dataclasses.replace(self.usage, output_tokens=event.usage.output_tokens)
         elif event.type == "message_stop":
             self.done = True
         if delta:

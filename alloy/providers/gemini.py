@@ -269,7 +269,8 @@ class StreamState:
         """
         if (u := chunk.usage_metadata) is not None:  # a running total; thinking is billed as output
             output = (u.candidates_token_count or 0) + (u.thoughts_token_count or 0)
-            self.usage = Usage(u.prompt_token_count or 0, output)
+            # cached_content_token_count is the part of the prompt read from the cache.
+            self.usage = Usage(u.prompt_token_count or 0, output, 0, u.cached_content_token_count or 0)
         self.model = chunk.model_version or self.model
         if not chunk.candidates:
             if (feedback := chunk.prompt_feedback) is not None and feedback.block_reason is not None:

@@ -23,6 +23,7 @@ from openai import AsyncStream, Stream
 from openai.resources.chat import Completions
 from openai.resources.responses import Responses
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionStreamOptionsParam
+from openai.types.completion_usage import CompletionUsage
 from openai.types.responses import Response as OpenAIResponse
 from openai.types.responses import (
     ResponseCompletedEvent,
@@ -34,6 +35,7 @@ from openai.types.responses import (
     ResponseRefusalDeltaEvent,
     ResponseStreamEvent,
     ResponseTextDeltaEvent,
+    ResponseUsage,
 )
 from pydantic import SecretStr
 
@@ -182,6 +184,8 @@ def responses_kwargs(request: Request) -> dict[str, Any]:
         kwargs["temperature"] = request.temperature
     if request.max_tokens is not None:
         kwargs["max_output_tokens"] = request.max_tokens
+    if request.cache_key:
+        kwargs["prompt_cache_key"] = request.cache_key
     return _with_extra(kwargs, request.extra, "responses")
 
 
@@ -211,6 +215,8 @@ def chat_kwargs(request: Request, *, compatible: bool = False) -> dict[str, Any]
         kwargs["temperature"] = request.temperature
     if request.max_tokens is not None:
         kwargs["max_tokens" if compatible else "max_completion_tokens"] = request.max_tokens
+    if request.cache_key:
+        kwargs["prompt_cache_key"] = request.cache_key
     return _with_extra(kwargs, request.extra, "chat")
 
 
@@ -290,6 +296,27 @@ def _call(name: str, arguments: str, call_id: str) -> ToolCall:
     return ToolCall(name, args, call_id)  # pyright: ignore[reportUnknownArgumentType]
 
 
+def chat_usage(u: CompletionUsage | None) -> Usage:
+    """Chat Completions usage; cached tokens from ``prompt_tokens_details`` (part of the prompt tokens)."""
+    if u is None:
+        return Usage()
+    details = u.prompt_tokens_details
+    cached = (details.cached_tokens or 0) if details else 0
+    written = (details.cache_write_tokens or 0) if details else 0
+    return Usage(u.prompt_tokens, u.completion_tokens, 0, cached, written)
+
+
+def responses_usage(u: ResponseUsage | None) -> Usage:
+    """Responses API usage; cached tokens from ``input_tokens_details`` (part of the input tokens)."""
+    if u is None:
+        return Usage()
+    details = u.input_tokens_details
+    # Compatible servers leave the details out although the SDK types them as required.
+    cached = getattr(details, "cached_tokens", None) or 0
+    written = getattr(details, "cache_write_tokens", None) or 0
+    return Usage(u.input_tokens, u.output_tokens, 0, cached, written)
+
+
 def parse_responses(raw: OpenAIResponse, max_output_tokens: int | None = None) -> Response:
     """A Responses API ``Response`` → a neutral ``Response`` (``incomplete`` → its reason).
 
@@ -303,7 +330,7 @@ def parse_responses(raw: OpenAIResponse, max_output_tokens: int | None = None) -
             texts += [p.text if p.type == "output_text" else p.refusal for p in item.content]
         elif item.type == "function_call":
             calls.append(_call(item.name, item.arguments, item.call_id))
-    usage = Usage(raw.usage.input_tokens, raw.usage.output_tokens) if raw.usage else Usage()
+    usage = responses_usage(raw.usage)
     finish = "tool_calls" if calls else "stop"
     if raw.status == "incomplete":
         reason = (raw.incomplete_details.reason if raw.incomplete_details else None) or "incomplete"
@@ -317,7 +344,7 @@ def parse_chat(raw: ChatCompletion) -> Response:
     """A ``ChatCompletion`` → a neutral ``Response`` (the first choice)."""
     if raw.choices is None:  # pyright: ignore[reportUnnecessaryComparison]  (the SDK does not validate)
         raise malformed(_PROVIDER, "a chat completion without choices")
-    usage = Usage(raw.usage.prompt_tokens, raw.usage.completion_tokens) if raw.usage else Usage()
+    usage = chat_usage(raw.usage)
     if not raw.choices:
         return Response(usage=usage, model=raw.model)
     choice = raw.choices[0]
@@ -381,7 +408,7 @@ class StreamState:
     def _chunk(self, event: ChatCompletionChunk) -> list[StreamItem]:
         f = self.final
         choice = event.choices[0] if event.choices else None
-        usage = Usage(event.usage.prompt_tokens, event.usage.completion_tokens) if event.usage else f.usage
+        usage = chat_usage(event.usage) if event.usage else f.usage
         finish = (choice.finish_reason if choice else None) or f.finish_reason
         self.done = self.done or finish is not None
         self.final = Response(usage=usage, finish_reason=finish, model=event.model or f.model)

@@ -170,7 +170,8 @@ def test_text_answer_request_and_usage(claude: FakeServer) -> None:
         "model": MODEL,
         "max_tokens": 4096,
         "messages": [{"role": "user", "content": [{"type": "text", "text": "Say hello to Ada."}]}],
-        "system": "Be brief.",
+        # prompt_cache (on by default) marks the end of the stable prefix
+        "system": [{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
     }
 
 

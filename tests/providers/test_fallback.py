@@ -196,9 +196,18 @@ def test_stream_does_not_fall_back_after_a_delta(chain: tuple[FakeServer, FakeSe
     base = {"sequence_number": 0}
     server.replies.append(
         sse(
-            ("response.output_text.delta", {**base, "type": "response.output_text.delta", "item_id": "m",
-                                            "output_index": 0, "content_index": 0, "delta": "Hel",
-                                            "logprobs": []}),
+            (
+                "response.output_text.delta",
+                {
+                    **base,
+                    "type": "response.output_text.delta",
+                    "item_id": "m",
+                    "output_index": 0,
+                    "content_index": 0,
+                    "delta": "Hel",
+                    "logprobs": [],
+                },
+            ),
             ("error", {**base, "type": "error", "code": "server_error", "message": "boom"}),
             named=True,
         )

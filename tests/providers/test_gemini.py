@@ -182,6 +182,15 @@ def inventory(item: str) -> dict[str, int]:
 # --- text, options, credentials ---------------------------------------------------------------------
 
 
+def test_cached_content_tokens_are_reported(gemini: FakeServer) -> None:
+    """``cachedContentTokenCount`` (implicit or explicit caching) is the cached part of the prompt."""
+    body = answer(text("Hi"), prompt_tokens=2000, output_tokens=3)
+    body["usageMetadata"]["cachedContentTokenCount"] = 1536
+    gemini.replies.append(Reply(200, body))
+    usage = command(lambda: "Hi").run().usage
+    assert (usage.input_tokens, usage.cached_input_tokens, usage.cache_write_tokens) == (2000, 1536, 0)
+
+
 def test_text_answer_path_key_header_and_usage(gemini: FakeServer) -> None:
     """A text call posts the user turn to /v1beta/models/<model>:generateContent; thinking counts as output."""
     gemini.replies.append(reply(text("Hello, Ada!"), prompt_tokens=34, output_tokens=5, thoughts=3))

@@ -119,3 +119,22 @@ def test_fake_and_scripted_models_have_no_cost() -> None:
     assert job.with_options(model="fake").run().cost is None
     with override(model=ScriptedModel(["hi"])):
         assert job.run().cost is None
+
+
+def test_cached_tokens_are_priced_at_the_cached_rate() -> None:
+    """Of a million input tokens, the cached part costs the cached rate and the written part the
+    cache-write rate; the rest the input rate."""
+    usage = Usage(1_000_000, 0, 1, cached_input_tokens=600_000)
+    assert pricing.estimate("openai", "gpt-5-mini", usage) == pytest.approx(0.4 * 0.25 + 0.6 * 0.025)
+    usage = Usage(1_000_000, 0, 1, cached_input_tokens=500_000, cache_write_tokens=500_000)
+    assert pricing.estimate("anthropic", "claude-haiku-4-5", usage) == pytest.approx(0.5 * 0.10 + 0.5 * 1.25)
+
+
+def test_set_price_takes_cached_rates() -> None:
+    set_price("openai:gpt-my-finetune", input=1, output=2, cached_input=0.5)
+    usage = Usage(1_000_000, 0, 1, cached_input_tokens=1_000_000, cache_write_tokens=0)
+    assert pricing.estimate("openai", "gpt-my-finetune", usage) == pytest.approx(0.5)
+    set_price("openai:gpt-other", input=1, output=2)  # no cached rate: cached input at the input rate
+    assert pricing.estimate("openai", "gpt-other", usage) == pytest.approx(1.0)
+    with pytest.raises(ConfigurationError, match="cached_input=-1"):
+        set_price("openai:gpt-5", input=1, output=1, cached_input=-1)

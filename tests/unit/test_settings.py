@@ -413,7 +413,10 @@ def test_every_field_has_an_environment_variable() -> None:
 
 def test_model_list_is_a_fallback_chain(monkeypatch: pytest.MonkeyPatch) -> None:
     """model=[...] and a comma-separated ALLOY_MODEL are a chain; a one-model list is that model."""
-    assert check_names({"model": ["openai:gpt-5-mini", "fake"]}, "x")["model"] == ("openai:gpt-5-mini", "fake")
+    assert check_names({"model": ["openai:gpt-5-mini", "fake"]}, "x")["model"] == (
+        "openai:gpt-5-mini",
+        "fake",
+    )
     assert check_names({"model": ["fake"]}, "x")["model"] == "fake"
     monkeypatch.setenv("ALLOY_MODEL", "openai:gpt-5-mini, anthropic:claude-haiku-4-5")
     assert get_settings().model == ("openai:gpt-5-mini", "anthropic:claude-haiku-4-5")
