@@ -31,7 +31,9 @@ deltas and its ``Response``; last the ``Result``."""
 Planner = Callable[[bool], Plan]
 """Gives the plan (``True``: build it afresh, after the endpoint refused a feature it relied on)."""
 
-_REPLANS = 2
+_REPLANS = 4
+"""Enough for every refusal one endpoint can make in turn (prompt_cache_key, json_schema,
+json_object, tools): each is remembered, so a call replans at most once per feature."""
 
 log = logging.getLogger("alloy.drivers")
 

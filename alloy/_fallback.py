@@ -82,9 +82,9 @@ class _Spent:
         """The last error gets a note per earlier model and (a ``CommandError``) the summed usage."""
         for failure in self.failures:
             exc.add_note(f"Fallback: {failure}")
-        if self.failures and isinstance(exc, CommandError) and isinstance(getattr(exc, "usage", None), Usage):
+        if self.failures and isinstance(exc, CommandError):
             self._add(exc)
-            exc.usage, exc.cost = self.usage, self._cost()  # pyright: ignore[reportAttributeAccessIssue]
+            exc.usage, exc.cost = self.usage, self._cost()
 
 
 def _moves_on(exc: AlloyError) -> bool:

@@ -21,9 +21,9 @@ __all__ = ["Message", "Result", "Usage"]
 T = TypeVar("T")
 
 Role = Literal["user", "assistant", "tool"]
-OutputMode = Literal["native_strict", "native", "tool", "prompt", "text"]
-"""How the answer's shape is enforced: a strict JSON schema, a JSON schema, one forced tool,
-only the prompt, or not at all (text output)."""
+OutputMode = Literal["native_strict", "native", "json_object", "tool", "prompt", "text"]
+"""How the answer's shape is enforced: a strict JSON schema, a JSON schema, JSON mode (any JSON
+object; the shape stated in the prompt), one forced tool, only the prompt, or not at all (text)."""
 ToolMode = Literal["native", "react", "none"]
 
 _ROLES = ("user", "assistant", "tool")

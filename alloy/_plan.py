@@ -126,7 +126,7 @@ class Plan:
         """The request for the next turn. *finalize*: ask for the answer, no more tool calls."""
         output = None
         tool_choice = "auto"
-        if self.schema is not None and self.output_mode in ("native_strict", "native"):
+        if self.schema is not None and self.output_mode in ("native_strict", "native", "json_object"):
             name = (
                 "react_step" if self.tool_mode == "react" else (self.output.name if self.output else "output")
             )
@@ -204,7 +204,7 @@ def build(
         return _chain(output, tools, settings, ensures, chain, name)
     adapter, model = resolve(chain[0])
     caps = adapter.capabilities(model, settings)
-    notes: list[str] = []
+    notes: list[str] = list(caps.notes)
     out = None if output is str or output is None else output_type(output)
     table = {t.name: t for t in tools}
     specs = [t.spec for t in tools]
@@ -238,8 +238,8 @@ def build(
         codec = _compiled(out, caps.schema_dialect)
         output_mode, schema = _output_mode(caps, codec, notes)
         notes += codec.notes
-    if schema is not None and (output_mode == "prompt" or caps.compatible_endpoint):
-        if caps.compatible_endpoint and output_mode != "prompt":
+    if schema is not None and (output_mode in ("prompt", "json_object") or caps.compatible_endpoint):
+        if caps.compatible_endpoint and output_mode not in ("prompt", "json_object"):
             notes.append("compatible endpoint: the JSON shape is also stated in the system prompt")
         system_parts.append(
             "Answer with one JSON object, and nothing else, that follows this JSON schema:\n"

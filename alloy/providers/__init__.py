@@ -78,6 +78,8 @@ class Capabilities:
         nonstrict_output_mode: with ``output_mode="native_strict"``, the mechanism for a type the
             dialect cannot express strictly: ``"native"`` (the schema sent non-strict, OpenAI) or
             ``"tool"`` (a forced tool, for a native mechanism that is strict only, Anthropic).
+            ``"json_object"`` is JSON mode, for a compatible server that refused ``json_schema``.
+        notes: what the adapter learnt about the endpoint (a remembered downgrade), for the plan.
         parts: the input parts it takes (``"image"`` bytes, ``"image_url"``, ``"document"``, …);
             any other is refused before a request, by ``alloy._plan``, with ``part_advice``.
         part_advice: per refused part, what works instead (one sentence for the error).
@@ -85,7 +87,7 @@ class Capabilities:
         inline_limit: the most bytes of parts one request may carry inline.
     """
 
-    output_mode: Literal["native_strict", "native", "tool", "prompt"] = "native"
+    output_mode: Literal["native_strict", "native", "json_object", "tool", "prompt"] = "native"
     schema_dialect: SchemaDialect = "plain"
     native_tools: bool = True
     temperature: bool = True
@@ -96,6 +98,7 @@ class Capabilities:
     part_advice: tuple[tuple[PartKind, str], ...] = ()
     part_limits: tuple[tuple[Kind, Limit], ...] = ()
     inline_limit: Limit | None = None
+    notes: tuple[str, ...] = ()
 
     def advice(self, kind: PartKind) -> str:
         """What works instead of the refused part *kind*."""
@@ -110,10 +113,13 @@ class UnsupportedFeature(ProviderError):
     """The endpoint refused a feature the plan relied on (native output format, native tools).
 
     The adapter remembers the model so ``capabilities()`` no longer offers the feature, and the
-    call is planned again without it. ``feature`` is ``"output"`` or ``"tools"``.
+    call is planned again without it. ``feature`` is ``"output"``, ``"tools"`` or
+    ``"prompt_cache_key"`` (the request goes again without the key).
     """
 
-    def __init__(self, message: str, *, provider: str, feature: Literal["output", "tools"]) -> None:
+    def __init__(
+        self, message: str, *, provider: str, feature: Literal["output", "tools", "prompt_cache_key"]
+    ) -> None:
         super().__init__(message, provider=provider, status_code=400)
         self.feature = feature
 

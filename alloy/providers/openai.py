@@ -13,7 +13,8 @@ import hashlib
 import inspect
 import json
 import logging
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, cast
 from urllib.parse import urlsplit
 
@@ -51,6 +52,7 @@ from .._errors import (
 from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, ToolSpec, Usage
 from .._parts import Audio, Image, Kind, Part, PartKind
 from . import Adapter, BatchItem, BatchState, Capabilities, Limit, StreamItem, ended_early, reading_stream
+from ._compat import Refusals
 
 if TYPE_CHECKING:
     from .._settings import Settings
@@ -180,6 +182,8 @@ def responses_kwargs(request: Request) -> dict[str, Any]:
         )
     if (fmt := _json_schema(request)) is not None:
         kwargs["text"] = {"format": {"type": "json_schema", **fmt}}
+    elif request.output is not None and request.output.mode == "json_object":
+        kwargs["text"] = {"format": {"type": "json_object"}}
     if request.temperature is not None:
         kwargs["temperature"] = request.temperature
     if request.max_tokens is not None:
@@ -211,6 +215,8 @@ def chat_kwargs(request: Request, *, compatible: bool = False) -> dict[str, Any]
         kwargs["parallel_tool_calls"] = True  # the engine runs one turn's calls concurrently
     if (fmt := _json_schema(request)) is not None:
         kwargs["response_format"] = {"type": "json_schema", "json_schema": fmt}
+    elif request.output is not None and request.output.mode == "json_object":
+        kwargs["response_format"] = {"type": "json_object"}
     if request.temperature is not None:
         kwargs["temperature"] = request.temperature
     if request.max_tokens is not None:
@@ -532,16 +538,23 @@ class OpenAIAdapter(Adapter):
 
     provider: ClassVar[str] = _PROVIDER
 
+    def __init__(self) -> None:
+        self.refusals = Refusals(_PROVIDER)
+        """What compatible servers refused, per (base URL, model): see ``alloy.providers._compat``."""
+
     def capabilities(self, model: str, settings: Settings) -> Capabilities:
         own = is_openai_url(settings.openai_base_url)
         api = api_for(settings)
         parts = _CHAT_PARTS if api == "chat" else _RESPONSES_PARTS
         if api == "responses" and settings.openai_api == "auto":
             parts = _RESPONSES_PARTS | _AUTO_AUDIO  # auto sends a prompt with audio to Chat Completions
+        key = (settings.openai_base_url or "", model)
+        level = None if own else self.refusals.output(key)
         return Capabilities(
-            output_mode="native_strict",
-            schema_dialect="openai_strict",
-            native_tools=True,
+            output_mode=level or "native_strict",
+            # a schema only stated in the prompt goes as pydantic wrote it
+            schema_dialect="plain" if level else "openai_strict",
+            native_tools=own or self.refusals.tools(key),
             temperature=not model.startswith(_REASONING),
             compatible_endpoint=not own,
             strict_tools=own,
@@ -549,13 +562,34 @@ class OpenAIAdapter(Adapter):
             part_advice=_ADVICE,
             part_limits=_LIMITS,
             inline_limit=_INLINE,
+            notes=() if own else self.refusals.notes(key),
         )
 
     def kwargs(self, request: Request, settings: Settings) -> tuple[Api, dict[str, Any]]:
         """The wire API and the SDK keyword arguments for *request*."""
+        compatible = not is_openai_url(settings.openai_base_url)
         if api_for(settings, request) == "responses":
-            return "responses", responses_kwargs(request)
-        return "chat", chat_kwargs(request, compatible=not is_openai_url(settings.openai_base_url))
+            api, kwargs = "responses", responses_kwargs(request)
+        else:
+            api, kwargs = "chat", chat_kwargs(request, compatible=compatible)
+        if compatible and "prompt_cache_key" in kwargs:
+            if not self.refusals.cache_key((settings.openai_base_url or "", request.model)):
+                del kwargs["prompt_cache_key"]
+        return api, kwargs
+
+    @contextmanager
+    def _refused(self, settings: Settings, kwargs: dict[str, Any]) -> Generator[None]:
+        """A compatible server's refusal of a field we sent, as ``UnsupportedFeature`` (remembered)."""
+        try:
+            yield
+        except openai.APIStatusError as exc:
+            if is_openai_url(settings.openai_base_url):
+                raise
+            key = (settings.openai_base_url or "", str(kwargs.get("model", "")))
+            refusal = self.refusals.refused(key, exc.status_code, exc.message, exc.body, kwargs)
+            if refusal is None:
+                raise
+            raise refusal from exc
 
     def _client_args(self, settings: Settings) -> tuple[tuple[Any, ...], dict[str, Any]]:
         """The client cache key and constructor arguments, passed explicitly so ``.env`` values apply.
@@ -585,26 +619,30 @@ class OpenAIAdapter(Adapter):
 
     def send(self, request: Request, settings: Settings) -> Response:
         api, kwargs = self.kwargs(request, settings)
-        if api == "responses":
-            raw = self.client(settings).responses.create(**kwargs, stream=False)
-            return parse_responses(raw, kwargs.get("max_output_tokens"))
-        return parse_chat(self.client(settings).chat.completions.create(**kwargs, stream=False))
+        with self._refused(settings, kwargs):
+            if api == "responses":
+                raw = self.client(settings).responses.create(**kwargs, stream=False)
+                return parse_responses(raw, kwargs.get("max_output_tokens"))
+            return parse_chat(self.client(settings).chat.completions.create(**kwargs, stream=False))
 
     async def asend(self, request: Request, settings: Settings) -> Response:
         api, kwargs = self.kwargs(request, settings)
-        if api == "responses":
-            raw = await self.async_client(settings).responses.create(**kwargs, stream=False)
-            return parse_responses(raw, kwargs.get("max_output_tokens"))
-        return parse_chat(await self.async_client(settings).chat.completions.create(**kwargs, stream=False))
+        client = self.async_client(settings)
+        with self._refused(settings, kwargs):
+            if api == "responses":
+                raw = await client.responses.create(**kwargs, stream=False)
+                return parse_responses(raw, kwargs.get("max_output_tokens"))
+            return parse_chat(await client.chat.completions.create(**kwargs, stream=False))
 
     def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
         api, kwargs = self.kwargs(request, settings)
         client, state = self.client(settings), StreamState(kwargs.get("max_output_tokens"))
-        events: Stream[ResponseStreamEvent] | Stream[ChatCompletionChunk] = (
-            client.responses.create(**kwargs, stream=True)
-            if api == "responses"
-            else client.chat.completions.create(**kwargs, stream=True, stream_options=_USAGE)
-        )
+        with self._refused(settings, kwargs):
+            events: Stream[ResponseStreamEvent] | Stream[ChatCompletionChunk] = (
+                client.responses.create(**kwargs, stream=True)
+                if api == "responses"
+                else client.chat.completions.create(**kwargs, stream=True, stream_options=_USAGE)
+            )
         with reading_stream(_PROVIDER), events:
             for event in events:
                 yield from state.feed(event)
@@ -613,11 +651,12 @@ class OpenAIAdapter(Adapter):
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[StreamItem]:
         api, kwargs = self.kwargs(request, settings)
         client, state = self.async_client(settings), StreamState(kwargs.get("max_output_tokens"))
-        events: AsyncStream[ResponseStreamEvent] | AsyncStream[ChatCompletionChunk] = (
-            await client.responses.create(**kwargs, stream=True)
-            if api == "responses"
-            else await client.chat.completions.create(**kwargs, stream=True, stream_options=_USAGE)
-        )
+        with self._refused(settings, kwargs):
+            events: AsyncStream[ResponseStreamEvent] | AsyncStream[ChatCompletionChunk] = (
+                await client.responses.create(**kwargs, stream=True)
+                if api == "responses"
+                else await client.chat.completions.create(**kwargs, stream=True, stream_options=_USAGE)
+            )
         with reading_stream(_PROVIDER):
             async with events:
                 async for event in events:
