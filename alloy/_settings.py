@@ -141,7 +141,7 @@ def _model_chain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         items = [v for v in cast("Sequence[Any]", value) if not (isinstance(v, str) and not v.strip())]
         if not items:
-            raise ValueError("lists no model")
+            raise ValueError("lists no model: give one model or a list of them (a fallback chain)")
         return items[0] if len(items) == 1 else tuple(items)
     return value
 

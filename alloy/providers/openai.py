@@ -572,9 +572,9 @@ class OpenAIAdapter(Adapter):
             api, kwargs = "responses", responses_kwargs(request)
         else:
             api, kwargs = "chat", chat_kwargs(request, compatible=compatible)
-        if compatible and "prompt_cache_key" in kwargs:
-            if not self.refusals.cache_key((settings.openai_base_url or "", request.model)):
-                del kwargs["prompt_cache_key"]
+        refused = "prompt_cache_key" in kwargs and compatible
+        if refused and not self.refusals.cache_key((settings.openai_base_url or "", request.model)):
+            del kwargs["prompt_cache_key"]
         return api, kwargs
 
     @contextmanager

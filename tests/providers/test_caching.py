@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from alloy import Result, _fallback, command, override
+from alloy import Message, Result, _fallback, command, override
 from alloy._command import Call
 
 from . import test_anthropic as claude
@@ -18,6 +18,7 @@ from . import test_openai as gpt
 from .server import FakeServer, Reply, sse
 
 EPHEMERAL = {"type": "ephemeral"}
+HI = (Message.user("Hi"),)
 
 
 @dataclass
@@ -97,7 +98,7 @@ def test_openai_chat_stream_reports_cached_tokens(openai_at: FakeServer, api: st
                 named=True,
             )
         )
-    *_, result = _fallback.run(Call[str](str).chain(), "Hi", name="t", stream=True)
+    *_, result = _fallback.run(Call[str](str).chain(), HI, name="t", stream=True)
     assert isinstance(result, Result) and result.usage.cached_input_tokens == 7
 
 
@@ -125,7 +126,7 @@ def test_anthropic_stream_cache_reads(server: FakeServer) -> None:
     with override(
         model=f"anthropic:{claude.MODEL}", anthropic_base_url=server.url, anthropic_api_key=claude.KEY
     ):
-        *_, result = _fallback.run(Call(str).chain(), "Hi", name="t", stream=True)
+        *_, result = _fallback.run(Call(str).chain(), HI, name="t", stream=True)
     assert isinstance(result, Result)
     assert (result.usage.input_tokens, result.usage.cached_input_tokens) == (910, 900)
 

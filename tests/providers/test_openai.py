@@ -701,12 +701,13 @@ def test_dropped_connection_is_retried(server: FakeServer, api: str, use: None) 
 
 def test_400_raises_provider_error_after_one_request(server: FakeServer, api: str, use: None) -> None:
     """A 400 is not retried: ProviderError with the status and the provider's message."""
-    server.replies.append(error(400, "Invalid schema for response_format 'Point': missing 'required'."))
+    # (A 400 naming response_format would be a compatible server refusing json_schema: test_compatible.)
+    server.replies.append(error(400, "Invalid 'messages[0].content': string too long."))
     with pytest.raises(ProviderError) as info:
         ask("Where?", output=Point)
     assert len(server.requests) == 1
     assert info.value.status_code == 400 and info.value.provider == "openai" and not info.value.retryable
-    assert "Invalid schema for response_format 'Point'" in str(info.value)
+    assert "Invalid 'messages[0].content'" in str(info.value)
     assert isinstance(info.value.__cause__, openai.BadRequestError)
 
 
