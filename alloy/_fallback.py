@@ -26,7 +26,7 @@ from typing import Any
 
 from . import _drivers
 from ._errors import AlloyError, CommandError, ConfigurationError, ProviderError, ToolLoopLimitExceeded
-from ._messages import Result, Usage
+from ._messages import Response, Result, Usage
 
 __all__ = ["Link", "arun", "run"]
 
@@ -95,7 +95,7 @@ def _moves_on(exc: AlloyError) -> bool:
 
 def run(
     chain: Sequence[Link], prompt: Any, *, name: str, stream: bool = False
-) -> Iterator[str | Result[Any]]:
+) -> Iterator[_drivers.Item]:
     """``_drivers.run`` over each model of *chain* in turn, until one answers."""
     if len(chain) == 1:
         yield from _drivers.run(chain[0].planner, prompt, name=name, stream=stream)
@@ -107,7 +107,7 @@ def run(
             for item in _drivers.run(link.planner, prompt, name=name, stream=stream):
                 if isinstance(item, Result):
                     item = spent.result(item)
-                else:
+                elif not isinstance(item, Response):  # a delta has reached the caller
                     started = True
                 yield item
             return
@@ -120,7 +120,7 @@ def run(
 
 async def arun(
     chain: Sequence[Link], prompt: Any, *, name: str, stream: bool = False
-) -> AsyncIterator[str | Result[Any]]:
+) -> AsyncIterator[_drivers.Item]:
     """The async twin of ``run``."""
     spent = _Spent()
     for i, link in enumerate(chain):
@@ -129,7 +129,7 @@ async def arun(
             async for item in _drivers.arun(link.planner, prompt, name=name, stream=stream):
                 if isinstance(item, Result):
                     item = spent.result(item)
-                else:
+                elif not isinstance(item, Response):  # a delta has reached the caller
                     started = True
                 yield item
             return
