@@ -93,9 +93,7 @@ def _moves_on(exc: AlloyError) -> bool:
     return isinstance(exc, ProviderError | CommandError | ConfigurationError)
 
 
-def run(
-    chain: Sequence[Link], prompt: Any, *, name: str, stream: bool = False
-) -> Iterator[_drivers.Item]:
+def run(chain: Sequence[Link], prompt: Any, *, name: str, stream: bool = False) -> Iterator[_drivers.Item]:
     """``_drivers.run`` over each model of *chain* in turn, until one answers."""
     if len(chain) == 1:
         yield from _drivers.run(chain[0].planner, prompt, name=name, stream=stream)
