@@ -78,6 +78,7 @@ def _is_default(f: dataclasses.Field[Any], value: Any) -> bool:
 def neutral_request(provider: str, request: Request) -> dict[str, Any]:
     """What a request is matched on: provider, model, system, messages, tools, schema, sampling."""
     data = plain(request)
+    data.pop("cache_key", None)  # a wire detail derived from the command's name (SPEC 14), not matched
     data["provider"] = provider
     return data
 
