@@ -145,7 +145,9 @@ class Call(Generic[T]):
         return _partial.elements(_fallback.run(self.chain(), prompt, name=self.name, stream=True), self.name)
 
     def aitems(self, prompt: Sequence[Message]) -> AsyncIterator[Any]:
-        return _partial.aelements(_fallback.arun(self.chain(), prompt, name=self.name, stream=True), self.name)
+        return _partial.aelements(
+            _fallback.arun(self.chain(), prompt, name=self.name, stream=True), self.name
+        )
 
 
 _PROMPT_ANNOTATIONS = ("str", "Prompt", "alloy.Prompt")

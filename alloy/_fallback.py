@@ -26,7 +26,7 @@ from typing import Any
 
 from . import _drivers
 from ._errors import AlloyError, CommandError, ConfigurationError, ProviderError, ToolLoopLimitExceeded
-from ._messages import Response, Result, Usage
+from ._messages import Result, ToolCallDelta, Usage
 
 __all__ = ["Link", "arun", "run"]
 
@@ -105,7 +105,7 @@ def run(chain: Sequence[Link], prompt: Any, *, name: str, stream: bool = False) 
             for item in _drivers.run(link.planner, prompt, name=name, stream=stream):
                 if isinstance(item, Result):
                     item = spent.result(item)
-                elif not isinstance(item, Response):  # a delta has reached the caller
+                elif isinstance(item, str | ToolCallDelta):  # a delta has reached the caller
                     started = True
                 yield item
             return
@@ -127,7 +127,7 @@ async def arun(
             async for item in _drivers.arun(link.planner, prompt, name=name, stream=stream):
                 if isinstance(item, Result):
                     item = spent.result(item)
-                elif not isinstance(item, Response):  # a delta has reached the caller
+                elif isinstance(item, str | ToolCallDelta):  # a delta has reached the caller
                     started = True
                 yield item
             return
