@@ -34,6 +34,7 @@ __all__ = [
     "SchemaDialect",
     "StreamItem",
     "UnsupportedFeature",
+    "check_batch_size",
     "ended_early",
     "reading_stream",
     "require_key",
@@ -255,6 +256,20 @@ class BatchCapable(Protocol):
     def batch_results(self, job: str, settings: Settings) -> Iterator[BatchItem]:
         """The results of a finished job, in any order; a request missing from them has no answer."""
         ...
+
+
+def check_batch_size(provider: str, count: int, size: int, *, max_count: int | None, max_bytes: int) -> None:
+    """Refuse a batch job bigger than the provider takes, before anything is uploaded.
+
+    Raises:
+        ConfigurationError: more than *max_count* requests or *max_bytes* bytes in one job.
+    """
+    if (max_count is not None and count > max_count) or size > max_bytes:
+        most = f"{max_count:,} requests or " if max_count is not None else ""
+        raise ConfigurationError(
+            f"This batch job holds {count:,} requests ({size / 1e6:.1f} MB); one {provider} batch job takes "
+            f"at most {most}{max_bytes / 1e6:.0f} MB. Submit the items in several jobs, or use map()."
+        )
 
 
 def require_key(settings: Settings, field: str, provider: str) -> SecretStr:

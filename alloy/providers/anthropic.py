@@ -43,6 +43,7 @@ from . import (
     Limit,
     StreamItem,
     UnsupportedFeature,
+    check_batch_size,
     ended_early,
     reading_stream,
     require_key,
@@ -463,6 +464,8 @@ class AnthropicAdapter(Adapter):
 
     def batch_submit(self, requests: Sequence[tuple[str, Request]], settings: Settings) -> str:
         batch = [batch_request(key, request, settings) for key, request in requests]
+        size = len(json.dumps(batch, ensure_ascii=False).encode())
+        check_batch_size("Anthropic", len(batch), size, max_count=100_000, max_bytes=256_000_000)
         return self._client(settings).messages.batches.create(requests=cast(Any, batch)).id
 
     def batch_state(self, job: str, settings: Settings) -> BatchState:

@@ -55,6 +55,7 @@ from . import (
     Limit,
     StreamItem,
     UnsupportedFeature,
+    check_batch_size,
     ended_early,
     reading_stream,
     require_key,
@@ -525,6 +526,8 @@ class GeminiAdapter(Adapter):
 
     def batch_submit(self, requests: Sequence[tuple[str, Request]], settings: Settings) -> str:
         inlined = [batch_request(key, request) for key, request in requests]
+        size = sum(len(r.model_dump_json(exclude_none=True)) for r in inlined)
+        check_batch_size("Gemini", len(inlined), size, max_count=None, max_bytes=20_000_000)  # inline
         model = requests[0][1].model if requests else ""
         config = types.CreateBatchJobConfig(display_name="alloy")
         job = self.client(settings).batches.create(model=model, src=inlined, config=config)

@@ -51,7 +51,17 @@ from .._errors import (
 )
 from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, ToolSpec, Usage
 from .._parts import Audio, Image, Kind, Part, PartKind
-from . import Adapter, BatchItem, BatchState, Capabilities, Limit, StreamItem, ended_early, reading_stream
+from . import (
+    Adapter,
+    BatchItem,
+    BatchState,
+    Capabilities,
+    Limit,
+    StreamItem,
+    check_batch_size,
+    ended_early,
+    reading_stream,
+)
 from ._compat import Refusals
 
 if TYPE_CHECKING:
@@ -672,6 +682,7 @@ class OpenAIAdapter(Adapter):
     def batch_submit(self, requests: Sequence[tuple[str, Request]], settings: Settings) -> str:
         lines = [batch_line(key, *self.kwargs(request, settings)) for key, request in requests]
         data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
+        check_batch_size("OpenAI", len(lines), len(data), max_count=50_000, max_bytes=200_000_000)
         client = self.client(settings)
         upload = client.files.create(file=("alloy-batch.jsonl", data, "application/jsonl"), purpose="batch")
         endpoint = _BATCH_URL[api_for(settings)]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from alloy import ConfigurationError, MapResult, command, override, tool
+from alloy import ConfigurationError, MapResult, command, override, providers, tool
 from alloy._pricing import estimate
 from alloy.providers import BatchState
 
@@ -269,3 +269,19 @@ def test_wait_polls_with_backoff(server: FakeServer, monkeypatch: pytest.MonkeyP
         job.wait(poll=2.0, progress=False)
     assert waits == [2.0, 3.0, 4.5, 6.75]
     assert fake.status_requests == 5
+
+
+def test_a_job_bigger_than_the_provider_takes_is_refused_before_upload(
+    case: Case, server: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    scenario(case, server)
+    module = {OpenAIBatches: "openai", AnthropicBatches: "anthropic", GeminiBatches: "gemini"}[case.fake]
+    real = providers.check_batch_size
+
+    def tiny(provider: str, count: int, size: int, *, max_count: int | None, max_bytes: int) -> None:
+        real(provider, count, size, max_count=max_count, max_bytes=10)  # any job is too big
+
+    monkeypatch.setattr(f"alloy.providers.{module}.check_batch_size", tiny)
+    with pytest.raises(ConfigurationError, match=r"several jobs, or use map\(\)"):
+        extract.submit_batch(ITEMS)
+    assert server.requests == []
