@@ -378,3 +378,22 @@ def test_tool_argument_deltas_replay_as_deltas(tmp_path: Path) -> None:
     silent = Streams()
     again = list(recorded(silent, Tape(path, "once")).stream(request, get_settings()))
     assert again == live and isinstance(again[0], ToolCallDelta) and silent.calls == 0
+
+
+def test_map_replays_every_item(tmp_path: Path) -> None:
+    """Command.map runs items concurrently; a cassette replays each item's answer by content."""
+    path = tmp_path / "map.json"
+
+    @command
+    def shout(word: str) -> str:
+        return f"Say {word}."
+
+    words = [f"w{i}" for i in range(12)]
+    with override(model=Echo()), cassette(path):
+        recorded_outputs = shout.map(words, concurrency=6, progress=False).outputs
+    silent = Echo()
+    with override(model=silent), cassette(path, mode="replay"):
+        assert (
+            shout.map(list(reversed(words)), concurrency=6, progress=False).outputs == recorded_outputs[::-1]
+        )
+    assert recorded_outputs[3] == "W3" and silent.calls == 0
