@@ -141,7 +141,9 @@ class _Builder:
         if not props and isinstance(extra, dict) and (not deep or wanted):
             names: dict[str, Any] = schema.get("propertyNames", {})
             for i in range(max(wanted, 1)):
-                key = _string(names, index + i) if names else self.style.key + ("" if i == 0 else str(i + 1))
+                key = self.style.key + ("" if i == 0 else str(i + 1))
+                if names:  # keys have a schema of their own (formats, enums, patterns)
+                    key = str(self.value({"type": "string", **names}, depth + 1, index + i))
                 value[key] = self.value(cast("dict[str, Any]", extra), depth + 1, index + i)
         return value
 

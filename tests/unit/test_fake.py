@@ -104,6 +104,7 @@ TYPES: list[Any] = [
     dict[int, str],
     dict[uuid.UUID, float],
     dict[Color, int],
+    dict[Literal["a", "b"], int],
     tuple[int, str, bool],
     tuple[float, ...],
     set[int],
@@ -153,6 +154,13 @@ def test_fake_answer_validates(tp: Any) -> None:
     """The fake's answer for each output type is a value of that type."""
     value = ask("Anything.", output=tp, model="fake")
     pydantic.TypeAdapter(tp).validate_python(value)  # and ask already validated it
+
+
+def test_dict_keys_follow_their_own_schema() -> None:
+    """Keys of dict[int, T], dict[UUID, T] and dict[Literal, T] are real keys, not an empty dict."""
+    assert ask("x", output=dict[int, str], model="fake") == {1: "example"}
+    assert list(ask("x", output=dict[Literal["a", "b"], int], model="fake")) == ["a"]
+    assert len(ask("x", output=dict[uuid.UUID, float], model="fake")) == 1
 
 
 def test_fake_answer_is_deterministic() -> None:
