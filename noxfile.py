@@ -45,6 +45,7 @@ def docs(session: nox.Session) -> None:
 def bench_quick(session: nox.Session) -> None:
     """A few calls of the overhead benchmark, to prove it runs (numbers from it mean little)."""
     session.run(PY, "benchmarks/overhead.py", "--quick")
+    session.run(PY, "benchmarks/streaming.py", "--quick")
 
 
 @nox.session(python=False)
