@@ -239,3 +239,13 @@ def test_explain_shows_the_chain(chain: tuple[FakeServer, FakeServer]) -> None:
     text = str(plan)
     assert text.splitlines()[0] == f"chain:       {FIRST} -> {SECOND}"
     assert "fallback 1:\n  provider:    anthropic" in text
+
+
+def test_stream_partial_falls_back_before_the_first_delta(chain: tuple[FakeServer, FakeServer]) -> None:
+    """Structured streaming goes through the chain too: the last value is the second model's answer."""
+    server, other = chain
+    server.replies.append(gpt.error(401, "Incorrect API key provided"))
+    other.replies.append(claude.streamed('{"number": "42", ', '"total": 9.5}'))
+    values = list(ask.stream_partial("Extract.", output=Invoice))
+    assert values[-1] == Invoice("42", 9.5)
+    assert (len(server.requests), len(other.requests)) == (1, 1)
