@@ -18,7 +18,6 @@ Prices change; ``set_price`` adds or replaces one without waiting for a release.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 import re
@@ -156,7 +155,13 @@ def estimate(provider: str, model: str, usage: Usage, *, batch: bool = False) ->
 
 
 def priced(plan: Plan, result: Result[Any]) -> Result[Any]:
-    """*result* naming the plan's model, with its ``cost`` estimated from that model's price."""
-    return dataclasses.replace(
-        result, model=plan.label, cost=estimate(plan.provider, plan.model, result.usage)
-    )
+    """*result* naming the plan's model, with its ``cost`` estimated from that model's price.
+
+    *result* is the one the engine has just built and nobody else holds yet, so both are set on it
+    in place (frozen to users, not to its maker) rather than copying every field.
+    """
+    object.__setattr__(result, "model", plan.label)
+    cost = estimate(plan.provider, plan.model, result.usage)
+    if cost is not None:
+        object.__setattr__(result, "cost", cost)
+    return result

@@ -5,7 +5,8 @@ Precedence, highest first (SPEC §4): per-call (``with_options``) → ``override
 
 The lower three are pydantic-settings' own sources, read by ``Settings()``. That read parses
 ``.env`` and is slow, so its result, the *base*, is cached under a cheap fingerprint: the
-``ALLOY_``/SDK-named environment variables, the cwd and the ``.env`` file's stat. The upper four
+``ALLOY_``/SDK-named environment variables, the cwd and the ``.env`` file's stat (taken at most
+once per ``_DOTENV_WINDOW`` seconds per cwd: an edit is seen within a second). The upper four
 layers are plain dicts of only the keys someone set, validated when they are made
 (``check_names``, by each field's ``TypeAdapter``); ``_merge`` combines them and
 ``model_copy(update=...)`` lays them over the base. (``Settings.model_validate`` would not do:
@@ -20,6 +21,7 @@ import functools
 import json
 import os
 import threading
+import time
 import warnings
 from collections.abc import Generator, Mapping, Sequence
 from contextlib import contextmanager
@@ -348,6 +350,9 @@ _configured: dict[str, Any] = {}  # replaced, never mutated: readers need no loc
 _override: ContextVar[Mapping[str, Any]] = ContextVar("alloy_override", default=MappingProxyType({}))
 _bases: dict[tuple[Any, ...], Settings] = {}
 _env_seen: tuple[dict[Any, Any] | None, tuple[tuple[str, str | SecretStr], ...]] = (None, ())
+_DOTENV_WINDOW = 1.0  # seconds a .env stat is trusted (per cwd) before the file is looked at again
+# (cwd, monotonic time of the stat, its fingerprint): a call a microsecond after the last skips the stat.
+_dotenv_seen: tuple[str, float, tuple[int, ...] | None] = ("", float("-inf"), None)
 # Results by the identity of (base, *layers). An entry holds those objects, so none of their ids is
 # reused while it lives; layers are never mutated once made (configure/override replace theirs).
 _resolved: dict[tuple[int, ...], tuple[tuple[object, ...], Settings]] = {}
@@ -491,16 +496,28 @@ def _problem(name: str, exc: ValidationError) -> str:
 
 def _base() -> Settings:
     """Environment + ``.env`` + defaults, read again only when the fingerprint changes."""
-    try:
-        st = os.stat(".env")
-        dotenv: tuple[int, ...] | None = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
-    except OSError:
-        dotenv = None
-    key = (_env_key(), os.getcwd(), dotenv)
+    cwd = os.getcwd()
+    key = (_env_key(), cwd, _dotenv_stat(cwd))
     if (base := _bases.get(key)) is None:
         with _lock:
             base = _bases.get(key) or _read_sources(key)
     return base
+
+
+def _dotenv_stat(cwd: str) -> tuple[int, ...] | None:
+    """The ``.env`` file's stat fingerprint (``None``: no file), looked at again after ``_DOTENV_WINDOW``."""
+    global _dotenv_seen
+    now = time.monotonic()
+    seen_cwd, seen_at, dotenv = _dotenv_seen
+    if seen_cwd == cwd and now - seen_at < _DOTENV_WINDOW:
+        return dotenv
+    try:
+        st = os.stat(".env")
+        dotenv = (st.st_mtime_ns, st.st_size, st.st_ino, st.st_dev)
+    except OSError:
+        dotenv = None
+    _dotenv_seen = (cwd, now, dotenv)
+    return dotenv
 
 
 def _env_key() -> tuple[tuple[str, str | SecretStr], ...]:
@@ -559,8 +576,9 @@ def _read_sources(key: tuple[Any, ...]) -> Settings:
 
 def _reset_configure() -> None:  # pyright: ignore[reportUnusedFunction] (tests call it)
     """Forget every ``configure(...)`` call and the cached results (for tests)."""
-    global _configured
+    global _configured, _dotenv_seen
     with _lock:
         _configured = {}
+        _dotenv_seen = ("", float("-inf"), None)
         _bases.clear()
         _resolved.clear()

@@ -62,6 +62,8 @@ from . import (
 )
 
 if TYPE_CHECKING:
+    from pydantic import SecretStr
+
     from .._settings import Settings
 
 __all__ = ["ADAPTER", "GeminiAdapter", "StreamState", "build_request", "classify", "parse_response"]
@@ -126,6 +128,40 @@ def build_request(
             tools = False
         else:
             schema = None
+    contents = wire_contents(request.messages, signatures, sign=is_current(request.model))
+    return {"model": request.model, "contents": contents, "config": _config(request, tools, schema)}
+
+
+# Validated configs by the identity of the request's stable parts (the plan's schema, tool specs and
+# ``extra`` are the same objects on every call); each entry holds those objects, so no id is reused
+# while it lives. Bounded: cleared when full.
+_configs: dict[tuple[Any, ...], tuple[tuple[object, ...], types.GenerateContentConfig]] = {}
+_CONFIGS_KEPT = 256
+
+
+def _config(request: Request, tools: bool, schema: dict[str, Any] | None) -> types.GenerateContentConfig:
+    """The ``GenerateContentConfig`` for *request*, validated once per plan and settings."""
+    held = (schema, request.extra, *request.tools) if tools else (schema, request.extra)
+    key = (
+        request.system,
+        request.temperature,
+        request.max_tokens,
+        tools,
+        request.tool_choice if tools else None,
+        *map(id, held),
+    )
+    if (entry := _configs.get(key)) is not None:
+        return entry[1]
+    checked = _validate_config(request, tools, schema)
+    if len(_configs) >= _CONFIGS_KEPT:
+        _configs.clear()
+    _configs[key] = (held, checked)
+    return checked
+
+
+def _validate_config(
+    request: Request, tools: bool, schema: dict[str, Any] | None
+) -> types.GenerateContentConfig:
     config: dict[str, Any] = {"automatic_function_calling": {"disable": True}}
     if request.system:
         config["system_instruction"] = request.system
@@ -144,7 +180,7 @@ def build_request(
         config |= {"response_mime_type": "application/json", "response_json_schema": schema}
     config.update(request.extra)
     try:
-        checked = types.GenerateContentConfig.model_validate(config)
+        return types.GenerateContentConfig.model_validate(config)
     except pydantic.ValidationError as exc:
         error = exc.errors(include_url=False, include_input=False)[0]
         raise ConfigurationError(
@@ -152,8 +188,6 @@ def build_request(
             f"{'.'.join(map(str, error['loc']))}: {error['msg']}. Use its field names, "
             "e.g. extra={'thinking_config': {'thinking_budget': 0}}."
         ) from None
-    contents = wire_contents(request.messages, signatures, sign=is_current(request.model))
-    return {"model": request.model, "contents": contents, "config": checked}
 
 
 def _calling(choice: str) -> dict[str, Any]:
@@ -450,6 +484,8 @@ class GeminiAdapter(Adapter):
         self._signatures: dict[str, bytes] = {}
         # (base URL, model) pairs that refused tools with a response schema; only grows.
         self._split: set[tuple[str, str]] = set()
+        # (key, base URL, timeout) -> (key digest, validated HttpOptions): built once per settings.
+        self._options: dict[tuple[SecretStr, str, float], tuple[str, types.HttpOptions]] = {}
 
     def capabilities(self, model: str, settings: Settings) -> Capabilities:
         own = (
@@ -477,13 +513,19 @@ class GeminiAdapter(Adapter):
         """
         key = require_key(settings, "gemini_api_key", "Gemini")
         base_url = settings.gemini_base_url or DEFAULT_BASE_URL
-        options = types.HttpOptions(
-            base_url=base_url,
-            api_version=API_VERSION,
-            timeout=round(settings.timeout * 1000),  # milliseconds
-            retry_options=types.HttpRetryOptions(attempts=1),  # also ends aiohttp's own silent retry
-        )
-        digest = hashlib.sha256(key.get_secret_value().encode()).hexdigest()  # the cache holds no key
+        known = (key, base_url, settings.timeout)  # the key stays a SecretStr in this cache key
+        if (built := self._options.get(known)) is None:
+            options = types.HttpOptions(
+                base_url=base_url,
+                api_version=API_VERSION,
+                timeout=round(settings.timeout * 1000),  # milliseconds
+                retry_options=types.HttpRetryOptions(attempts=1),  # also ends aiohttp's own silent retry
+            )
+            digest = hashlib.sha256(key.get_secret_value().encode()).hexdigest()  # the registry holds no key
+            if len(self._options) >= _CONFIGS_KEPT:
+                self._options.clear()
+            built = self._options[known] = (digest, options)
+        digest, options = built
         build = lambda: genai.Client(api_key=key.get_secret_value(), vertexai=False, http_options=options)  # noqa: E731
         return _registry.client((PROVIDER, digest, base_url, settings.timeout), build)
 

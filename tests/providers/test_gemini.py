@@ -275,6 +275,42 @@ def test_one_client_for_many_calls(gemini: FakeServer) -> None:
     assert gemini.connections == 1
 
 
+def test_config_validated_once_per_plan_and_bodies_unchanged(
+    gemini: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Repeated calls of one command validate the GenerateContentConfig once and send identical bodies;
+    a different setting (temperature) gets its own config."""
+    validated: list[object] = []
+    real = types.GenerateContentConfig.model_validate
+
+    def spy(obj: object) -> types.GenerateContentConfig:
+        validated.append(obj)
+        return real(obj)
+
+    monkeypatch.setattr(types.GenerateContentConfig, "model_validate", spy)
+    gemini.replies += [reply(text('{"name": "Ada", "age": 36}')) for _ in range(4)]
+
+    class Person(pydantic.BaseModel):
+        name: str
+        age: int
+
+    @command(output=Person, system="Extract the person.")
+    def extract(text: str) -> str:
+        return text
+
+    for _ in range(3):
+        assert extract("Ada, 36").age == 36
+    assert len(validated) == 1
+    bodies = [r.json for r in gemini.requests]
+    assert bodies[0] == bodies[1] == bodies[2]
+    assert bodies[0]["generationConfig"]["responseMimeType"] == "application/json"
+
+    with override(temperature=0.3):
+        extract("Ada, 36")
+    assert len(validated) == 2
+    assert gemini.requests[3].json["generationConfig"]["temperature"] == 0.3
+
+
 def test_async_calls_on_two_event_loops(gemini: FakeServer) -> None:
     """The shared client serves async calls on one loop after another (the SDK pools per loop)."""
     gemini.replies += [reply(text("one")), reply(text("two"))]

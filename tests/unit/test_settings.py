@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
+from alloy import _settings  # pyright: ignore[reportPrivateUsage]
 from alloy._errors import ConfigurationError
 from alloy._settings import (
     Settings,
@@ -383,14 +384,31 @@ def test_cache_follows_environment_changes(monkeypatch: pytest.MonkeyPatch) -> N
     assert get_settings().timeout == 60
 
 
-def test_cache_follows_dotenv_changes() -> None:
-    """Editing or creating .env after a first read is seen by the next read."""
+def test_cache_follows_dotenv_changes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Editing or creating .env after a first read is seen once the one-second stat window has passed."""
+    clock = [1000.0]
+    monkeypatch.setattr(_settings.time, "monotonic", lambda: clock[0])
     assert get_settings().timeout == 60
     write_dotenv("ALLOY_TIMEOUT=5\n")
+    clock[0] += 1.0
     assert get_settings().timeout == 5
     write_dotenv("ALLOY_TIMEOUT=70\n")
     os.utime(".env", ns=(1, 1))
+    clock[0] += 0.5
+    assert get_settings().timeout == 5  # within the window: the file is not looked at again
+    clock[0] += 0.5
     assert get_settings().timeout == 70
+
+
+def test_dotenv_window_is_per_working_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Changing directory looks at that directory's .env at once, window or not."""
+    monkeypatch.setattr(_settings.time, "monotonic", lambda: 1000.0)
+    assert get_settings().timeout == 60
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / ".env").write_text("ALLOY_TIMEOUT=9\n")
+    monkeypatch.chdir(other)
+    assert get_settings().timeout == 9
 
 
 def test_settings_kwargs_lists_exactly_settings_fields() -> None:
