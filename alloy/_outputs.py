@@ -21,6 +21,7 @@ from pydantic import GetCoreSchemaHandler, GetJsonSchemaHandler, TypeAdapter, Va
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
+from ._compat import portable
 from ._errors import ConfigurationError, pydantic_detail, register_hint
 
 __all__ = ["register_type"]
@@ -170,7 +171,7 @@ def _cached(tp: Any, spelling: str) -> OutputType:
 
 def _build(tp: Any) -> OutputType:
     try:
-        adapter: TypeAdapter[Any] = TypeAdapter(tp)
+        adapter: TypeAdapter[Any] = TypeAdapter(portable(tp))
         schema = adapter.json_schema()
     except Exception as exc:
         raise ConfigurationError(

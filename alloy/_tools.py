@@ -20,6 +20,7 @@ import pydantic
 import pydantic_core
 
 from . import _react
+from ._compat import portable
 from ._contracts import Contract, check_ensure, check_require, contracts_of
 from ._errors import ConfigurationError, ToolError, pydantic_detail, register_hint
 from ._messages import Message, ToolCall, ToolSpec
@@ -76,7 +77,7 @@ class Tool(Generic[P, R]):
         for p in inspect.signature(self.fn).parameters.values():
             if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
                 continue
-            annotation = hints.get(p.name, Any)
+            annotation = portable(hints.get(p.name, Any))
             default = ... if p.default is p.empty else p.default
             fields[p.name] = (annotation, pydantic.Field(default, description=self._params.get(p.name)))
         try:
