@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar, Literal, Protocol, get_args, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, get_args, runtime_checkable
 
 from pydantic import AliasChoices, SecretStr
 
@@ -151,10 +151,12 @@ class Adapter:
         yield response
 
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[StreamItem]:
-        response = await self.asend(request, settings)
-        if response.text:
-            yield response.text
-        yield response
+        # The sync stream, advanced in a worker thread item by item: an adapter that streams
+        # only synchronously (the fake, ScriptedModel) streams the same way when awaited.
+        items = iter(self.stream(request, settings))
+        done: Any = object()
+        while (item := await asyncio.to_thread(next, items, done)) is not done:
+            yield item
 
     def classify(self, exc: Exception) -> ProviderError | None:
         """Map an SDK exception to a ``ProviderError`` (not raised, returned); ``None`` if not ours."""
