@@ -148,7 +148,7 @@ def _stream(plan: Plan, request: Request) -> Generator[Delta, None, Response]:
                         yield item
             except Exception as exc:
                 if started:
-                    _retry.unretryable(exc)
+                    _retry.delivered(exc)
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -245,7 +245,7 @@ async def _astream(plan: Plan, request: Request) -> AsyncIterator[Delta | Respon
                         yield item
             except Exception as exc:
                 if started:
-                    _retry.unretryable(exc)
+                    _retry.delivered(exc)
                 raise
 
 

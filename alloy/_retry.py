@@ -33,7 +33,7 @@ def _backoff(settings: Settings) -> Callable[[Exception], bool | float]:
     """Retry transient ``ProviderError``s; honour ``Retry-After``, capped at ``retry_wait_max``."""
 
     def on(exc: Exception) -> bool | float:
-        if not (isinstance(exc, ProviderError) and exc.retryable):
+        if not (isinstance(exc, ProviderError) and exc.retryable) or getattr(exc, "alloy_delivered", False):
             return False
         if exc.retry_after is not None:
             wait = min(max(exc.retry_after, 0.0), settings.retry_wait_max)
@@ -214,8 +214,11 @@ def _scrubbed(exc: BaseException, settings: Settings | None) -> None:
 _MALFORMED = (ValueError, TypeError, AttributeError, KeyError, IndexError)
 
 
-def unretryable(exc: Exception) -> Exception:
-    """A stream that already yielded text cannot be repeated without duplicating it."""
-    if isinstance(exc, ProviderError) and exc.retryable:
-        exc.retryable = False
+def delivered(exc: Exception) -> Exception:
+    """Mark *exc* as ending a stream that already yielded deltas to the caller.
+
+    Alloy does not repeat such a request (the caller would see the deltas twice), but the error
+    keeps its ``retryable``: whether the *call* is worth trying again is the caller's to decide.
+    """
+    exc.alloy_delivered = True  # type: ignore[attr-defined]
     return exc
