@@ -9,8 +9,6 @@ it is the identity. Values validated against the rebuilt type are plain dicts, a
 
 from __future__ import annotations
 
-import functools
-import operator
 import sys
 import types
 import typing
@@ -44,8 +42,8 @@ def _convert(tp: Any, seen: dict[Any, Any]) -> Any:
     new = tuple(_convert(a, seen) for a in args)
     if all(n is a for n, a in zip(new, args, strict=True)):
         return tp
-    if isinstance(tp, types.UnionType):
-        return functools.reduce(operator.or_, new)
+    if isinstance(tp, types.UnionType):  # ``A | B`` has no copy_with; the typing spelling is equal
+        return typing.Union[new]  # noqa: UP007
     if isinstance(tp, types.GenericAlias):
         return types.GenericAlias(origin, new)
     copy_with = getattr(tp, "copy_with", None)

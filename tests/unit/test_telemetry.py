@@ -320,9 +320,9 @@ def test_async_stream_spans_end_when_exhausted_or_closed(spans: Spans) -> None:
 
     async def main() -> None:
         with override(model=ScriptedModel(["one two", "three four"])):
-            assert [d async for d in ask.stream_async("p")] == ["one two"]
+            assert [d async for d in ask.stream_async("p")] == ["one ", "two"]
             deltas = cast("AsyncGenerator[str]", ask.stream_async("q"))
-            assert await anext(deltas) == "three four"  # the Response is still to come
+            assert await anext(deltas) == "three "  # the rest and the Response are still to come
             await deltas.aclose()
 
     asyncio.run(main())
