@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import openai
 import pydantic
-from openai import AsyncStream, Stream
+from openai import AsyncStream, RequestOptions, Stream
 from openai.resources.chat import Completions
 from openai.resources.responses import Responses
 from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionStreamOptionsParam
@@ -62,6 +62,7 @@ from . import (
     ended_early,
     reading_stream,
 )
+from . import _openai_wire as wire
 from ._compat import Refusals
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ _PROVIDER = "openai"
 _REASONING = ("gpt-5", "o1", "o3", "o4")  # reasoning models refuse a temperature
 _INCOMPLETE = {"max_output_tokens": "length", "content_filter": "content_filter"}
 _USAGE: ChatCompletionStreamOptionsParam = {"include_usage": True}
+_BEARER: RequestOptions = {"security": {"bearer_auth": True}}  # what ``create`` asks of the client
 BatchEndpoint = Literal["/v1/responses", "/v1/chat/completions"]
 _BATCH_URL: dict[Api, BatchEndpoint] = {"responses": "/v1/responses", "chat": "/v1/chat/completions"}
 _BATCH_ENDED = frozenset({"completed", "failed", "expired", "cancelled"})
@@ -312,7 +314,7 @@ def _call(name: str, arguments: str, call_id: str) -> ToolCall:
     return ToolCall(name, args, call_id)  # pyright: ignore[reportUnknownArgumentType]
 
 
-def chat_usage(u: CompletionUsage | None) -> Usage:
+def chat_usage(u: CompletionUsage | wire.ChatUsage | None) -> Usage:
     """Chat Completions usage; cached tokens from ``prompt_tokens_details`` (part of the prompt tokens)."""
     if u is None:
         return Usage()
@@ -322,7 +324,7 @@ def chat_usage(u: CompletionUsage | None) -> Usage:
     return Usage(u.prompt_tokens, u.completion_tokens, 0, cached, written)
 
 
-def responses_usage(u: ResponseUsage | None) -> Usage:
+def responses_usage(u: ResponseUsage | wire.ResponsesUsage | None) -> Usage:
     """Responses API usage; cached tokens from ``input_tokens_details`` (part of the input tokens)."""
     if u is None:
         return Usage()
@@ -333,12 +335,31 @@ def responses_usage(u: ResponseUsage | None) -> Usage:
     return Usage(u.input_tokens, u.output_tokens, 0, cached, written)
 
 
-def parse_responses(raw: OpenAIResponse, max_output_tokens: int | None = None) -> Response:
-    """A Responses API ``Response`` → a neutral ``Response`` (``incomplete`` → its reason).
+def _lean(shape: type[wire.Chat] | type[wire.Responses], raw: object) -> Any:
+    """*raw* (the answer's bytes, or the SDK's object of it) as the lean model of the fields Alloy reads.
+
+    Raises:
+        ProviderError: (retryable) not JSON, or not that shape.
+    """
+    try:
+        if isinstance(raw, bytes | str):
+            return shape.model_validate_json(raw)
+        return shape.model_validate(raw, from_attributes=True)
+    except pydantic.ValidationError as exc:
+        raise malformed(_PROVIDER, exc) from exc
+
+
+def parse_responses(
+    raw: OpenAIResponse | wire.Responses | bytes, max_output_tokens: int | None = None
+) -> Response:
+    """A Responses API response (its bytes, the lean model or the SDK's) → a neutral ``Response``
+    (``incomplete`` → its reason).
 
     *max_output_tokens* is the cap that was sent: an answer that used all of it is ``length`` even
     when the server says ``completed`` (llama-server does, for an answer it cut off).
     """
+    if not isinstance(raw, wire.Responses):
+        raw = cast("wire.Responses", _lean(wire.Responses, raw))
     texts: list[str] = []
     calls: list[ToolCall] = []
     for item in raw.output:
@@ -356,9 +377,11 @@ def parse_responses(raw: OpenAIResponse, max_output_tokens: int | None = None) -
     return Response("".join(texts), tuple(calls), usage, finish, raw.model)
 
 
-def parse_chat(raw: ChatCompletion) -> Response:
-    """A ``ChatCompletion`` → a neutral ``Response`` (the first choice)."""
-    if raw.choices is None:  # pyright: ignore[reportUnnecessaryComparison]  (the SDK does not validate)
+def parse_chat(raw: ChatCompletion | wire.Chat | bytes) -> Response:
+    """A chat completion (its bytes, the lean model or the SDK's) → a neutral ``Response`` (the first choice)."""
+    if not isinstance(raw, wire.Chat):
+        raw = cast("wire.Chat", _lean(wire.Chat, raw))
+    if raw.choices is None:
         raise malformed(_PROVIDER, "a chat completion without choices")
     usage = chat_usage(raw.usage)
     if not raw.choices:
@@ -627,22 +650,44 @@ class OpenAIAdapter(Adapter):
         key, args = self._client_args(settings)
         return _registry.client(key, lambda: openai.AsyncOpenAI(**_unwrapped(args)), is_async=True)
 
+    # Non-streaming calls take the lean path (``_openai_wire``): the SDK client's public ``post``
+    # with the body Alloy built, the answer's bytes read into the few fields Alloy uses.
+
     def send(self, request: Request, settings: Settings) -> Response:
         api, kwargs = self.kwargs(request, settings)
+        client = self.client(settings)
         with self._refused(settings, kwargs):
-            if api == "responses":
-                raw = self.client(settings).responses.create(**kwargs, stream=False)
-                return parse_responses(raw, kwargs.get("max_output_tokens"))
-            return parse_chat(self.client(settings).chat.completions.create(**kwargs, stream=False))
+            if wire.SDK_ONLY.isdisjoint(kwargs):
+                raw: bytes | OpenAIResponse | ChatCompletion = client.post(
+                    wire.PATH[api], body=wire.body(api, kwargs), cast_to=bytes, options=_BEARER
+                )
+            elif api == "responses":
+                raw = client.responses.create(**kwargs, stream=False)
+            else:
+                raw = client.chat.completions.create(**kwargs, stream=False)
+        return self._parsed(api, raw, kwargs)
 
     async def asend(self, request: Request, settings: Settings) -> Response:
         api, kwargs = self.kwargs(request, settings)
         client = self.async_client(settings)
         with self._refused(settings, kwargs):
-            if api == "responses":
+            if wire.SDK_ONLY.isdisjoint(kwargs):
+                raw: bytes | OpenAIResponse | ChatCompletion = await client.post(
+                    wire.PATH[api], body=wire.body(api, kwargs), cast_to=bytes, options=_BEARER
+                )
+            elif api == "responses":
                 raw = await client.responses.create(**kwargs, stream=False)
-                return parse_responses(raw, kwargs.get("max_output_tokens"))
-            return parse_chat(await client.chat.completions.create(**kwargs, stream=False))
+            else:
+                raw = await client.chat.completions.create(**kwargs, stream=False)
+        return self._parsed(api, raw, kwargs)
+
+    @staticmethod
+    def _parsed(
+        api: Api, raw: bytes | OpenAIResponse | ChatCompletion, kwargs: Mapping[str, Any]
+    ) -> Response:
+        if api == "responses":
+            return parse_responses(cast("bytes | OpenAIResponse", raw), kwargs.get("max_output_tokens"))
+        return parse_chat(cast("bytes | ChatCompletion", raw))
 
     def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
         api, kwargs = self.kwargs(request, settings)
