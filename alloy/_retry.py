@@ -14,13 +14,13 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import stamina
-
 from . import _limiter
 from ._errors import AlloyError, ProviderError, malformed
 from ._secrets import scrub_error, secrets
 
 if TYPE_CHECKING:
+    import stamina
+
     from ._settings import Settings
     from .providers import Adapter
 
@@ -168,6 +168,8 @@ def _gated(
 
 
 def _context(settings: Settings) -> Any:  # stamina's iterator class, both sync and async, is private
+    import stamina  # about 25 ms with tenacity: loaded at the first retry, not at import
+
     return stamina.retry_context(
         on=_backoff(settings),
         attempts=settings.retry_attempts,

@@ -15,7 +15,6 @@ from collections.abc import Callable, Coroutine, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload, runtime_checkable
 
-import docstring_parser
 import pydantic
 import pydantic_core
 
@@ -56,6 +55,8 @@ class Tool(Generic[P, R]):
             )
         self.contracts: list[Contract] = contracts_of(fn)
         self.is_async: bool = inspect.iscoroutinefunction(fn)
+        import docstring_parser  # loaded with the first tool, not at ``import alloy``
+
         doc = docstring_parser.parse(inspect.getdoc(fn) or "")
         self.description = description or " ".join(
             part for part in (doc.short_description, doc.long_description) if part

@@ -211,6 +211,17 @@ def test_import_alloy_loads_no_provider_sdk() -> None:
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
+def test_import_alloy_defers_what_a_first_call_may_not_need() -> None:
+    """stamina (with tenacity) loads at the first retry and docstring_parser with the first tool,
+    not at `import alloy`; a plain call on the fake model then needs neither."""
+    code = (
+        "import alloy, sys; alloy.ask('hi', model='fake'); "
+        "bad = [m for m in ('stamina', 'tenacity', 'docstring_parser') if m in sys.modules]; assert not bad, bad; "
+        "alloy.tool(lambda x: x); assert 'docstring_parser' in sys.modules"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 @dataclass
 class Cat:
     name: str
