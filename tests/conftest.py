@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 import stamina
 
-from alloy import _registry, _settings
+from alloy import _pricing, _registry, _settings
 
 _PROVIDER_VARS = (
     "OPENAI_API_KEY",
@@ -37,7 +37,10 @@ def _clean_settings(
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))  # batch job records
     _settings._reset_configure()  # pyright: ignore[reportPrivateUsage]
     _registry.clear_clients()
+    prices = dict(_pricing._PRICES)  # pyright: ignore[reportPrivateUsage]  # set_price() in a test or a docs example
     with stamina.set_testing(True, attempts=100, cap=True):
         yield
     _settings._reset_configure()  # pyright: ignore[reportPrivateUsage]
     _registry.clear_clients()
+    _pricing._PRICES.clear()  # pyright: ignore[reportPrivateUsage]
+    _pricing._PRICES.update(prices)  # pyright: ignore[reportPrivateUsage]
