@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import resource
 import subprocess
 import sys
 import time
-from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
 
 from invoice import PROMPT, Invoice  # noqa: E402
+from overhead import fake_server  # noqa: E402  (one launcher of the fake server for every benchmark)
 
 MODEL = "gpt-4.1-mini"
 KEY = "sk-benchmark"
@@ -112,24 +111,6 @@ def worker(side: str, url: str, count: int, concurrency: int) -> None:
 
 
 # --- the parent -----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def fake_server(*flags: str) -> Generator[str]:
-    proc = subprocess.Popen(
-        [sys.executable, str(HERE / "fake_server.py"), "--until-stdin-closes", *flags],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        line = proc.stdout.readline() if proc.stdout else ""
-        if not line.startswith("PORT "):
-            raise SystemExit(f"the fake server did not start (it said {line!r})")
-        yield f"http://127.0.0.1:{line.split()[1]}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 def run(side: str, url: str, count: int, concurrency: int) -> dict[str, float]:

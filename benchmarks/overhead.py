@@ -187,9 +187,10 @@ def profile_worker(args: argparse.Namespace) -> dict[str, dict[str, float]]:
 
 
 @contextmanager
-def fake_server() -> Generator[str]:
+def fake_server(*flags: str) -> Generator[str]:
+    """The loopback fake server in a child process (*flags*: fake_server.py's options); its URL."""
     proc = subprocess.Popen(
-        [sys.executable, str(HERE / "fake_server.py"), "--until-stdin-closes"],
+        [sys.executable, str(HERE / "fake_server.py"), "--until-stdin-closes", *flags],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
