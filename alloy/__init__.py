@@ -7,34 +7,39 @@ of that type from OpenAI, Anthropic, Gemini, Ollama or the offline ``fake`` mode
     def extract_invoice(text: str) -> str:
         return f"Extract the invoice from: {text}"
 
-No provider SDK is imported here: each loads on first use.
+``import alloy`` itself imports nothing heavy: each public name loads its module the first time it
+is used (PEP 562 ``__getattr__``, as instructor and pydantic do), and no provider SDK is imported
+until a model of that provider is first called.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import importlib
+import sys
+from typing import TYPE_CHECKING, Any
 
-from ._ask import ask
-from ._batch import BatchJob
-from ._command import AsyncCommand, Command, command
-from ._contracts import ensure, require
-from ._errors import (
-    AlloyError,
-    CommandError,
-    ConfigurationError,
-    ProviderError,
-    ToolError,
-    ToolLoopLimitExceeded,
-)
-from ._map import MapResult, Outcome
-from ._messages import Message, Result, Usage
-from ._outputs import register_type
-from ._parts import Audio, Document, Image
-from ._plan import Plan
-from ._pricing import set_price
-from ._prompt import Prompt
-from ._settings import Settings, configure, get_settings, override
-from ._tools import Tool, tool
+if TYPE_CHECKING:  # what type checkers see; at run time ``__getattr__`` below imports each name
+    from ._ask import ask
+    from ._batch import BatchJob
+    from ._command import AsyncCommand, Command, command
+    from ._contracts import ensure, require
+    from ._errors import (
+        AlloyError,
+        CommandError,
+        ConfigurationError,
+        ProviderError,
+        ToolError,
+        ToolLoopLimitExceeded,
+    )
+    from ._map import MapResult, Outcome
+    from ._messages import Message, Result, Usage
+    from ._outputs import register_type
+    from ._parts import Audio, Document, Image
+    from ._plan import Plan
+    from ._pricing import set_price
+    from ._prompt import Prompt
+    from ._settings import Settings, configure, get_settings, override
+    from ._tools import Tool, tool
 
 __all__ = [
     "AlloyError",
@@ -70,11 +75,49 @@ __all__ = [
     "tool",
 ]
 
-# Tracebacks and docs show the public name (as httpx does).
-for _name in __all__:
-    _obj = globals()[_name]
-    if isinstance(_obj, type):
-        _obj.__module__ = "alloy"
+_MODULES = {
+    "_ask": ("ask",),
+    "_batch": ("BatchJob",),
+    "_command": ("AsyncCommand", "Command", "command"),
+    "_contracts": ("ensure", "require"),
+    "_errors": (
+        "AlloyError",
+        "CommandError",
+        "ConfigurationError",
+        "ProviderError",
+        "ToolError",
+        "ToolLoopLimitExceeded",
+    ),
+    "_map": ("MapResult", "Outcome"),
+    "_messages": ("Message", "Result", "Usage"),
+    "_outputs": ("register_type",),
+    "_parts": ("Audio", "Document", "Image"),
+    "_plan": ("Plan",),
+    "_pricing": ("set_price",),
+    "_prompt": ("Prompt",),
+    "_settings": ("Settings", "configure", "get_settings", "override"),
+    "_tools": ("Tool", "tool"),
+}
+"""Which private module defines each public name."""
+_WHERE = {name: module for module, names in _MODULES.items() for name in names}
+
+
+def _publish() -> None:
+    """Bind the public names of every module imported so far, so later lookups are plain globals.
+
+    Tracebacks and docs show the public name (as httpx does): a class's ``__module__`` becomes
+    ``alloy`` once it is published, which also keeps pickling by reference pointing here.
+    """
+    for module, names in _MODULES.items():
+        loaded = sys.modules.get(f"{__name__}.{module}")
+        if loaded is None:
+            continue
+        for name in names:
+            if name not in globals():
+                obj = getattr(loaded, name)
+                if isinstance(obj, type):
+                    obj.__module__ = __name__
+                globals()[name] = obj
 
 
 def __getattr__(name: str) -> Any:
@@ -82,4 +125,13 @@ def __getattr__(name: str) -> Any:
         from ._version import __version__
 
         return __version__
-    raise AttributeError(f"module 'alloy' has no attribute {name!r}")
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'alloy' has no attribute {name!r}")
+    importlib.import_module(f"{__name__}.{module}")
+    _publish()
+    return globals()[name]
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,0 +1,116 @@
+"""What ``import alloy`` loads: nothing heavy until a name is used, and every public name as before.
+
+Each check runs in a fresh interpreter (``sys.modules`` of this test process already holds
+everything). These are behaviour tests, not timings: they fail when a heavy module is imported
+again where it was deferred.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import alloy
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SDKS = ("openai", "anthropic", "google", "ollama", "httpx", "httpx2")
+"""Provider SDKs and their transports: loaded by the first call to that provider, never before."""
+LATER = ("stamina", "tenacity", "docstring_parser", "opentelemetry")
+"""Loaded at the first retry, the first tool with a docstring, the first traced call."""
+HEAVY = (*SDKS, *LATER, "pydantic", "pydantic_core", "pydantic_settings", "dotenv", "asyncio")
+"""None of these is needed by ``import alloy`` itself."""
+
+
+def loaded_after(code: str) -> list[str]:
+    """The top-level packages in ``sys.modules`` after *code* ran in a fresh interpreter, and
+    Alloy's own modules by their full names."""
+    script = textwrap.dedent(code) + (
+        "\nimport sys\nprint(*sorted({m if m.startswith('alloy.') else m.split('.')[0] for m in sys.modules}))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ALLOY_")}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+def test_import_alloy_loads_nothing_heavy() -> None:
+    """``import alloy`` loads no alloy module, no pydantic, no settings machinery, no SDK."""
+    loaded = loaded_after("import alloy")
+    assert "alloy" in loaded
+    assert not [m for m in loaded if m.startswith("alloy.")]
+    assert not [m for m in HEAVY if m in loaded]
+
+
+def test_a_first_call_loads_no_sdk_and_nothing_it_does_not_use() -> None:
+    """A command called on the fake model loads no provider SDK, no retry library, no docstring
+    parser and no OpenTelemetry (each loads with its first use)."""
+    loaded = loaded_after(
+        """
+        from alloy import command
+
+        @command(output=int, model="fake")
+        def count(text: str) -> str:
+            return text
+
+        assert isinstance(count("x"), int)
+        """
+    )
+    assert "pydantic_settings" in loaded  # the settings were read: the call really ran
+    assert not [m for m in (*SDKS, *LATER) if m in loaded]
+
+
+def test_the_pytest_plugin_and_testing_module_load_no_sdk() -> None:
+    """The plugin pytest loads in every run of a project with Alloy installed pulls in no SDK."""
+    loaded = loaded_after("import alloy.testing, alloy.testing.pytest_plugin")
+    assert not [m for m in (*SDKS, *LATER) if m in loaded]
+
+
+@pytest.mark.parametrize("name", alloy.__all__)
+def test_every_public_name_is_there_as_before(name: str) -> None:
+    """Each name of ``__all__`` is importable from ``alloy``, listed by ``dir``, and is the object
+    its module defines; a class shows ``alloy`` as its module (tracebacks, docs, pickling)."""
+    obj = getattr(alloy, name)
+    assert name in dir(alloy)
+    module = alloy._WHERE[name]  # pyright: ignore[reportPrivateUsage]
+    assert getattr(sys.modules[f"alloy.{module}"], name) is obj
+    if isinstance(obj, type):
+        assert obj.__module__ == "alloy"
+
+
+def test_all_names_are_mapped_to_their_modules() -> None:
+    """The lazy table and ``__all__`` list the same names, and an unknown name is still an error."""
+    assert sorted(alloy._WHERE) == alloy.__all__  # pyright: ignore[reportPrivateUsage]
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        alloy.nope  # pyright: ignore[reportAttributeAccessIssue]  # noqa: B018
+
+
+def test_star_import_and_version_in_a_fresh_process() -> None:
+    """``from alloy import *`` binds every public name; a class taken first is already ``alloy``'s."""
+    loaded_after(
+        """
+        import alloy
+        assert alloy.ConfigurationError.__module__ == "alloy", alloy.ConfigurationError.__module__
+        assert alloy.__version__
+        ns = {}
+        exec("from alloy import *", ns)
+        missing = [n for n in alloy.__all__ if n not in ns]
+        assert not missing, missing
+        """
+    )
+
+
+def test_public_objects_pickle_by_reference() -> None:
+    """Pickled classes and values go through the public ``alloy`` names and come back equal."""
+    usage = alloy.Usage(input_tokens=3, output_tokens=4, requests=1)
+    assert pickle.loads(pickle.dumps(usage)) == usage
+    assert pickle.loads(pickle.dumps(alloy.ConfigurationError)) is alloy.ConfigurationError
