@@ -458,6 +458,12 @@ def classify(exc: Exception) -> ProviderError | None:
     return None
 
 
+def _models(client: genai.Client | Any) -> Any:
+    """``client.models`` (or ``client.aio.models``), untyped: the SDK's parameter types mention
+    ``PIL.Image``, so whether pyright knows them depends on whether pillow is installed."""
+    return client.models
+
+
 def retry_after(exc: errors.APIError) -> float | None:
     """Seconds to wait: the ``Retry-After`` headers, else the ``RetryInfo`` Gemini sends with a 429."""
     if (seconds := read_retry_after(getattr(getattr(exc, "response", None), "headers", None))) is not None:
@@ -534,19 +540,19 @@ class GeminiAdapter(Adapter):
     def send(self, request: Request, settings: Settings) -> Response:
         kwargs, client, state = self.kwargs(request, settings), self.client(settings), StreamState()
         with self._watch(request, settings):
-            raw = client.models.generate_content(**kwargs)  # pyright: ignore[reportUnknownMemberType]
+            raw = _models(client).generate_content(**kwargs)
         return self._done(_whole(raw, state))
 
     async def asend(self, request: Request, settings: Settings) -> Response:
         kwargs, client, state = self.kwargs(request, settings), self.client(settings), StreamState()
         with self._watch(request, settings):
-            raw = await client.aio.models.generate_content(**kwargs)  # pyright: ignore[reportUnknownMemberType]
+            raw = await _models(client.aio).generate_content(**kwargs)
         return self._done(_whole(raw, state))
 
     def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
         kwargs, client, state = self.kwargs(request, settings), self.client(settings), StreamState()
         with self._watch(request, settings), reading_stream(PROVIDER):
-            for chunk in client.models.generate_content_stream(**kwargs):  # pyright: ignore[reportUnknownMemberType]
+            for chunk in _models(client).generate_content_stream(**kwargs):
                 yield from state.feed(chunk)
         state.ended()
         yield self._done(state)
@@ -554,7 +560,7 @@ class GeminiAdapter(Adapter):
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[StreamItem]:
         kwargs, client, state = self.kwargs(request, settings), self.client(settings), StreamState()
         with self._watch(request, settings), reading_stream(PROVIDER):
-            chunks = await client.aio.models.generate_content_stream(**kwargs)  # pyright: ignore[reportUnknownMemberType]
+            chunks = await _models(client.aio).generate_content_stream(**kwargs)
             async for chunk in chunks:
                 for item in state.feed(chunk):
                     yield item
