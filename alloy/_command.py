@@ -45,9 +45,8 @@ E = TypeVar("E")
 class _Planned:
     """The plans made under one settings object: one per model of the chain, made when first used."""
 
-    settings: Settings
     plans: list[Plan | None]
-    links: list[_fallback.Link]
+    chain: _fallback.Chain
 
 
 @dataclass
@@ -66,13 +65,13 @@ class Call(Generic[T]):
     def _planned(self) -> _Planned:
         settings = resolve(self.options, self.call_options)
         last = self._last
-        if last is None or last.settings is not settings:
+        if last is None or last.chain.settings is not settings:
             chain = models(settings.model)
             links = [
                 _fallback.Link(model_label(m), functools.partial(self.plan, index=i))
                 for i, m in enumerate(chain)
             ]
-            last = self._last = _Planned(settings, [None] * len(chain), links)
+            last = self._last = _Planned([None] * len(chain), _fallback.Chain(settings, links))
         return last
 
     def plan(self, fresh: bool = False, index: int = 0) -> Plan:
@@ -82,15 +81,15 @@ class Call(Generic[T]):
         last = self._planned()
         plan = last.plans[index]
         if fresh or plan is None:
-            settings = for_model(last.settings, models(last.settings.model)[index])
+            settings = for_model(last.chain.settings, models(last.chain.settings.model)[index])
             plan = last.plans[index] = build_plan(
                 self.output, self.tools, settings, self._ensures(), self.name
             )
         return plan
 
-    def chain(self) -> list[_fallback.Link]:
+    def chain(self) -> _fallback.Chain:
         """The models to try in order, each with the planner of its calls (planned when first used)."""
-        return self._planned().links
+        return self._planned().chain
 
     def explain(self, settings: Settings | None = None) -> Plan:
         """A new plan (never the cached one: the caller may keep or change it); with a fallback

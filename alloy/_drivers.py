@@ -41,14 +41,22 @@ log = logging.getLogger("alloy.drivers")
 # --- sync -----------------------------------------------------------------------------------------
 
 
-def run(planner: Planner, prompt: Sequence[Message], *, name: str, stream: bool = False) -> Iterator[Item]:
-    """Run one call: when streaming, the plan, each request's deltas and its ``Response``; last the ``Result``."""
+def run(
+    planner: Planner,
+    prompt: Sequence[Message],
+    *,
+    name: str,
+    stream: bool = False,
+    parent: _telemetry.Live | None = None,
+) -> Iterator[Item]:
+    """Run one call: when streaming, the plan, each request's deltas and its ``Response``; last the
+    ``Result``. *parent*: the span of the fallback chain this run is one model of."""
     plan = _own(planner(False))
-    for replans in range(_REPLANS + 1):
-        _log_plan(name, plan)
-        if stream:
-            yield plan
-        with _telemetry.call_span(plan, name) as span:
+    with _telemetry.call_span(plan, name, parent) as span:
+        for replans in range(_REPLANS + 1):
+            _log_plan(name, plan)
+            if stream:
+                yield plan
             try:
                 for item in _steps(plan, prompt, stream):
                     if isinstance(item, Result):
@@ -63,6 +71,7 @@ def run(planner: Planner, prompt: Sequence[Message], *, name: str, stream: bool 
                 if replans == _REPLANS:
                     raise
                 plan = _own(_replan(planner, plan, exc, name))
+                _telemetry.replanned(span, plan)
 
 
 def _price(plan: Plan, exc: CommandError) -> None:
@@ -171,15 +180,20 @@ def _run_tools(plan: Plan, calls: tuple[ToolCall, ...]) -> list[Message]:
 
 
 async def arun(
-    planner: Planner, prompt: Sequence[Message], *, name: str, stream: bool = False
+    planner: Planner,
+    prompt: Sequence[Message],
+    *,
+    name: str,
+    stream: bool = False,
+    parent: _telemetry.Live | None = None,
 ) -> AsyncIterator[Item]:
     """The async twin of ``run``: the same engine, awaited."""
     plan = _own(planner(False))
-    for replans in range(_REPLANS + 1):
-        _log_plan(name, plan)
-        if stream:
-            yield plan
-        with _telemetry.call_span(plan, name) as span:
+    with _telemetry.call_span(plan, name, parent) as span:
+        for replans in range(_REPLANS + 1):
+            _log_plan(name, plan)
+            if stream:
+                yield plan
             try:
                 async for item in _asteps(plan, prompt, stream):
                     if isinstance(item, Result):
@@ -194,6 +208,7 @@ async def arun(
                 if replans == _REPLANS:
                     raise
                 plan = _own(_replan(planner, plan, exc, name))
+                _telemetry.replanned(span, plan)
 
 
 async def _asteps(plan: Plan, prompt: Sequence[Message], stream: bool) -> AsyncIterator[Item]:

@@ -1,7 +1,7 @@
 """Fallback chains (SPEC §13): ``model=[a, b, ...]`` tried in order, a layer above the drivers.
 
 Each model runs the whole call through ``_drivers.run``/``arun`` (its own plan, retries, re-asks,
-replanning on a refused feature, and its own call span). The next model takes over when one
+replanning on a refused feature, and its own span under the call's). The next model takes over when one
 fails with:
 
 - a ``ProviderError`` that reached here: a non-retryable one (bad key, unknown model, a refused
@@ -21,14 +21,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from . import _drivers
+from . import _drivers, _telemetry
 from ._errors import AlloyError, CommandError, ConfigurationError, ProviderError, ToolLoopLimitExceeded
 from ._messages import Result, ToolCallDelta, Usage
 
-__all__ = ["Link", "arun", "run"]
+if TYPE_CHECKING:
+    from ._settings import Settings
+
+__all__ = ["Chain", "Link", "arun", "run"]
 
 log = logging.getLogger("alloy.fallback")
 
@@ -93,46 +97,63 @@ def _moves_on(exc: AlloyError) -> bool:
     return isinstance(exc, ProviderError | CommandError | ConfigurationError)
 
 
-def run(chain: Sequence[Link], prompt: Any, *, name: str, stream: bool = False) -> Iterator[_drivers.Item]:
-    """``_drivers.run`` over each model of *chain* in turn, until one answers."""
-    if len(chain) == 1:
-        yield from _drivers.run(chain[0].planner, prompt, name=name, stream=stream)
-        return
+@dataclass(frozen=True, slots=True)
+class Chain:
+    """The models of one call's settings, in the order they are tried."""
+
+    settings: Settings
+    links: Sequence[Link]
+
+
+def _span(chain: Chain, name: str) -> AbstractContextManager[_telemetry.Live | None]:
+    """A chain of one model has no span of its own: its run's span is the call span."""
+    if len(chain.links) == 1:
+        return nullcontext()
+    return _telemetry.chain_span(chain.settings, name, [link.label for link in chain.links])
+
+
+def run(chain: Chain, prompt: Any, *, name: str, stream: bool = False) -> Iterator[_drivers.Item]:
+    """``_drivers.run`` over each model of *chain* in turn, until one answers: one call span, a
+    span per model under it."""
+    links = chain.links
     spent = _Spent()
-    for i, link in enumerate(chain):
-        started = False
-        try:
-            for item in _drivers.run(link.planner, prompt, name=name, stream=stream):
-                if isinstance(item, Result):
-                    item = spent.result(item)
-                elif isinstance(item, str | ToolCallDelta):  # a delta has reached the caller
-                    started = True
-                yield item
-            return
-        except AlloyError as exc:
-            if started or i == len(chain) - 1 or not _moves_on(exc):
-                spent.raised(exc)
-                raise
-            spent.failed(link, exc, chain[i + 1])
+    with _span(chain, name) as span:
+        for i, link in enumerate(links):
+            started = False
+            try:
+                for item in _drivers.run(link.planner, prompt, name=name, stream=stream, parent=span):
+                    if isinstance(item, Result):
+                        item = spent.result(item)
+                        _telemetry.record_result(span, item)
+                    elif isinstance(item, str | ToolCallDelta):  # a delta has reached the caller
+                        started = True
+                    yield item
+                return
+            except AlloyError as exc:
+                if started or i == len(links) - 1 or not _moves_on(exc):
+                    spent.raised(exc)
+                    raise
+                spent.failed(link, exc, links[i + 1])
 
 
-async def arun(
-    chain: Sequence[Link], prompt: Any, *, name: str, stream: bool = False
-) -> AsyncIterator[_drivers.Item]:
+async def arun(chain: Chain, prompt: Any, *, name: str, stream: bool = False) -> AsyncIterator[_drivers.Item]:
     """The async twin of ``run``."""
+    links = chain.links
     spent = _Spent()
-    for i, link in enumerate(chain):
-        started = False
-        try:
-            async for item in _drivers.arun(link.planner, prompt, name=name, stream=stream):
-                if isinstance(item, Result):
-                    item = spent.result(item)
-                elif isinstance(item, str | ToolCallDelta):  # a delta has reached the caller
-                    started = True
-                yield item
-            return
-        except AlloyError as exc:
-            if started or i == len(chain) - 1 or not _moves_on(exc):
-                spent.raised(exc)
-                raise
-            spent.failed(link, exc, chain[i + 1])
+    with _span(chain, name) as span:
+        for i, link in enumerate(links):
+            started = False
+            try:
+                async for item in _drivers.arun(link.planner, prompt, name=name, stream=stream, parent=span):
+                    if isinstance(item, Result):
+                        item = spent.result(item)
+                        _telemetry.record_result(span, item)
+                    elif isinstance(item, str | ToolCallDelta):  # a delta has reached the caller
+                        started = True
+                    yield item
+                return
+            except AlloyError as exc:
+                if started or i == len(links) - 1 or not _moves_on(exc):
+                    spent.raised(exc)
+                    raise
+                spent.failed(link, exc, links[i + 1])

@@ -7,6 +7,14 @@ The tree of one call (names per SPEC section 8, attributes per the GenAI semanti
     ├── execute_tool <tool>            INTERNAL  one per tool call
     └── alloy.validate                 INTERNAL  one per answer the engine checked
 
+A fallback chain (SPEC section 13) keeps one call span, with a span per model tried under it::
+
+    alloy.command <name>               INTERNAL  alloy.fallback.models, the answering gen_ai.response.model
+    ├── alloy.model <provider:model>   INTERNAL  the first model: its requests, tools, validations
+    └── alloy.model <provider:model>   INTERNAL  the next one, ...
+
+A call that replans (a feature the server refused, SPEC section 16) stays in its one span.
+
 - *Off.* Each hook first reads ``plan.settings.telemetry``; off, it returns one shared
   ``nullcontext`` (the ``record_*`` hooks then get ``None``) and ``opentelemetry`` is never imported.
 - *Explicit parents.* The call span lives in the drivers' generators, which yield to the caller. A
@@ -34,7 +42,7 @@ import logging
 import time
 import traceback
 import weakref
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cache
@@ -51,6 +59,7 @@ if TYPE_CHECKING:
     from ._engine import Effect, Run
     from ._messages import Request, Result, ToolCall, Usage
     from ._plan import Plan
+    from ._settings import Settings
 
 log = logging.getLogger("alloy.telemetry")
 
@@ -83,17 +92,45 @@ def _tracer() -> Tracer:
     return trace.get_tracer("alloy", __version__)
 
 
-def call_span(plan: Plan, name: str) -> AbstractContextManager[Live | None]:
-    """The span of one command or ``ask`` call (never made current; see the module docstring)."""
+def _call_name(name: str) -> str:
+    return "alloy.ask" if name == "ask" else f"alloy.command {name}"
+
+
+def call_span(plan: Plan, name: str, parent: Live | None = None) -> AbstractContextManager[Live | None]:
+    """The span of one command or ``ask`` call (never made current; see the module docstring);
+    under a fallback chain's *parent*, the span of one model of it."""
     if not plan.settings.telemetry:
         return _OFF
     attrs = _model(plan, "invoke_agent", plan.temperature, plan.settings.max_tokens)
     attrs |= {"alloy.output_mode": plan.output_mode, "alloy.tool_mode": plan.tool_mode}
     if name != "ask":
         attrs["gen_ai.agent.name"] = name
-    span = _start(plan, "alloy.ask" if name == "ask" else f"alloy.command {name}", attrs)
+    if parent is None:
+        span = _start(_call_name(name), attrs, parent=None)
+    else:
+        span = _start(f"alloy.model {plan.provider}:{plan.model}", attrs, parent=parent.span)
     _calls[plan] = span
     return _scope(Live(span, plan.settings.telemetry_content), current=False, plan=plan)
+
+
+def replanned(live: Live | None, plan: Plan) -> None:
+    """The call of *live* goes on with *plan* (a feature was refused): its spans stay under *live*."""
+    if live is None:
+        return
+    _calls[plan] = live.span
+    live.span.set_attributes({"alloy.output_mode": plan.output_mode, "alloy.tool_mode": plan.tool_mode})
+
+
+def chain_span(settings: Settings, name: str, labels: Sequence[str]) -> AbstractContextManager[Live | None]:
+    """The call span of a fallback chain: each model tried gets a ``call_span`` under it."""
+    if not settings.telemetry:
+        return _OFF
+    attrs: dict[str, Any] = {"gen_ai.operation.name": "invoke_agent", "alloy.fallback.models": tuple(labels)}
+    if name != "ask":
+        attrs["gen_ai.agent.name"] = name
+    return _scope(
+        Live(_start(_call_name(name), attrs, parent=None), settings.telemetry_content), current=False
+    )
 
 
 def request_span(
@@ -110,7 +147,7 @@ def request_span(
         attrs["gen_ai.input.messages"] = _json([_message(m) for m in request.messages])
         if request.system:
             attrs["gen_ai.system_instructions"] = _json([{"type": "text", "content": request.system}])
-    span = _start(plan, f"chat {request.model}", attrs, client=True)
+    span = _start(f"chat {request.model}", attrs, parent=_calls.get(plan), client=True)
     return _scope(Live(span, content), current=not stream)
 
 
@@ -125,7 +162,9 @@ def tool_span(plan: Plan, call: ToolCall) -> AbstractContextManager[Live | None]
         attrs["gen_ai.tool.description"] = known.spec.description
     if content:
         attrs["gen_ai.tool.call.arguments"] = _json(call.arguments)
-    return _scope(Live(_start(plan, f"execute_tool {call.name}", attrs), content), current=True)
+    return _scope(
+        Live(_start(f"execute_tool {call.name}", attrs, parent=_calls.get(plan)), content), current=True
+    )
 
 
 def record_response(live: Live | None, response: Response) -> None:
@@ -145,10 +184,12 @@ def record_response(live: Live | None, response: Response) -> None:
 
 
 def record_result(live: Live | None, result: Result[Any]) -> None:
-    """Summed usage, attempts, requests and the cost estimate on the call span."""
+    """Summed usage, attempts, requests, the cost estimate (and who answered) on the call span."""
     if live is None:
         return
     attrs = _usage(result.usage)
+    if result.model:
+        attrs["gen_ai.response.model"] = result.model
     attrs |= {"alloy.attempts": result.attempts, "alloy.requests": result.usage.requests}
     if result.cost is not None:
         attrs["alloy.cost_usd"] = result.cost
@@ -196,12 +237,12 @@ _HIDDEN = "(not recorded: telemetry_content is off)"
 
 
 def _start(
-    plan: Plan, name: str, attrs: dict[str, Any], *, client: bool = False, start: int | None = None
+    name: str, attrs: dict[str, Any], *, parent: Span | None, client: bool = False, start: int | None = None
 ) -> Span:
+    """A span under *parent*; with none (a call span), under the caller's current context."""
     tracer = _tracer()  # first: it raises the ConfigurationError if the extra is missing
     from opentelemetry import trace
 
-    parent = _calls.get(plan)  # None for the call span itself: its parent is the caller's context
     context = trace.set_span_in_context(parent) if parent is not None else None
     kind = trace.SpanKind.CLIENT if client else trace.SpanKind.INTERNAL
     return tracer.start_span(name, context, kind, attrs, start_time=start)
@@ -235,7 +276,8 @@ def _validated(
     from opentelemetry.trace import Status, StatusCode
 
     content = plan.settings.telemetry_content
-    span = _start(plan, "alloy.validate", {"alloy.output_mode": plan.output_mode}, start=start)
+    attrs = {"alloy.output_mode": plan.output_mode}
+    span = _start("alloy.validate", attrs, parent=_calls.get(plan), start=start)
     span.set_attribute("alloy.validate.valid", error is None and refused is None)
     if error is not None:
         _failed(span, error, content)

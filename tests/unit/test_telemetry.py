@@ -157,6 +157,7 @@ def test_call_span_attributes(spans: Spans) -> None:
         "alloy.tool_mode": "native",
         "gen_ai.usage.input_tokens": result.usage.input_tokens,
         "gen_ai.usage.output_tokens": result.usage.output_tokens,
+        "gen_ai.response.model": "scripted",
         "alloy.attempts": 2,
         "alloy.requests": 3,
     }
@@ -439,18 +440,60 @@ def _noop() -> None:
     """Does nothing."""
 
 
-def test_replan_makes_a_second_call_span(spans: Spans) -> None:
-    """An endpoint that refuses a feature: the first plan's span shows the refused request, then a new plan."""
+def test_replan_stays_in_one_call_span(spans: Spans) -> None:
+    """An endpoint that refuses a feature: one call span holds the refused request and the replanned
+    one, and says the mode the call ended in."""
     model = RefusesTools(['{"thought": "t", "action": "final_answer", "action_input": "fine"}'])
     with override(model=model):
         assert ask("p", tools=[_noop]) == "fine"
-    first, second = spans.named("alloy.ask")
+    call = spans.one("alloy.ask")
     failed, ok = spans.named("chat")
-    assert failed.parent is not None and first.context is not None
-    assert failed.parent.span_id == first.context.span_id
+    assert call.context is not None
+    assert all(s.parent is not None and s.parent.span_id == call.context.span_id for s in (failed, ok))
     assert attrs(failed)["error.type"] == "400"
-    assert "alloy.attempts" not in attrs(first) and attrs(second)["alloy.attempts"] == 1
+    assert attrs(call)["alloy.attempts"] == 1 and attrs(call)["alloy.tool_mode"] == "react"
+    assert call.status.status_code == StatusCode.UNSET
     assert ok.status.status_code == StatusCode.UNSET
+
+
+def _broken(status: int) -> ScriptedModel:
+    return ScriptedModel([ProviderError("no such model", provider="scripted", status_code=status)])
+
+
+def test_fallback_chain_is_one_call_span_with_a_span_per_model(spans: Spans, run_driver: Driver) -> None:
+    """SPEC §8 and §13: one trace per call: the call span, a span per model tried under it (the
+    failed one marked), each model's requests under its own span; the call span says who answered
+    and the usage summed over the models."""
+    second = ScriptedModel(['{"number": "7", "total": 9}'])
+    with override(model=[_broken(404), second]):
+        result = run_driver(bill, "lunch")
+    assert result.output == Invoice("7", 9)
+    call = spans.one("alloy.command bill")
+    first_model, second_model = spans.named("alloy.model")
+    assert call.parent is None and call.context is not None
+    assert all(
+        s.parent is not None and s.parent.span_id == call.context.span_id for s in (first_model, second_model)
+    )
+    assert first_model.status.status_code == StatusCode.ERROR
+    assert second_model.status.status_code == StatusCode.UNSET
+    failed, ok = spans.named("chat")
+    assert first_model.context is not None and second_model.context is not None
+    assert failed.parent is not None and failed.parent.span_id == first_model.context.span_id
+    assert ok.parent is not None and ok.parent.span_id == second_model.context.span_id
+    assert {s.context.trace_id for s in spans.all() if s.context} == {call.context.trace_id}
+    assert attrs(call)["alloy.fallback.models"] == ("scripted:scripted", "scripted:scripted")
+    assert attrs(call)["gen_ai.usage.input_tokens"] == result.usage.input_tokens
+    assert attrs(call)["gen_ai.response.model"] == result.model
+    assert call.status.status_code == StatusCode.UNSET
+
+
+def test_fallback_chain_failing_marks_the_call_span(spans: Spans) -> None:
+    """Every model failed: each model's span and the call span carry the error."""
+    with override(model=[_broken(404), _broken(400)]), pytest.raises(ProviderError):
+        bill("lunch")
+    call = spans.one("alloy.command bill")
+    assert [s.status.status_code for s in spans.named("alloy.model")] == [StatusCode.ERROR] * 2
+    assert call.status.status_code == StatusCode.ERROR and attrs(call)["error.type"] == "400"
 
 
 def test_debug_logs_name_the_plan_retries_and_replans(caplog: pytest.LogCaptureFixture) -> None:
