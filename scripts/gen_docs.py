@@ -132,12 +132,21 @@ def stale() -> list[str]:
     return out
 
 
-def main() -> None:
+def main(argv: list[str]) -> int:
+    """Write the generated tables into their pages; ``--check``: only list stale pages (exit 1 if any)."""
+    if "--check" in argv:
+        pages = stale()
+        for page in pages:
+            print(f"stale: {page} (run python scripts/gen_docs.py)")
+        return 1 if pages else 0
     for name, (page, make) in TABLES.items():
         path = ROOT / page
-        path.write_text(render(path.read_text(), name, make()))
-        print(f"updated {page} ({name})")
+        text = path.read_text()
+        if (new := render(text, name, make())) != text:
+            path.write_text(new)
+            print(f"updated {page} ({name})")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main(sys.argv[1:]))
