@@ -14,18 +14,16 @@ it, so a temperature travels in ``extra_body``, and only to models known to acce
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
 import json
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import anthropic
-from anthropic.resources.messages import Messages
+from anthropic._data import DEPRECATED_MODELS, MODELS_TO_WARN_WITH_THINKING_ENABLED
 from anthropic.types import Message as Message_
 from anthropic.types import RawMessageStreamEvent
 from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
@@ -33,8 +31,8 @@ from pydantic import SecretStr
 
 from .. import _registry
 from .._errors import ProviderError, is_retryable_status, read_retry_after, snippet
-from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, Usage
-from .._parts import Kind, Part, PartKind
+from .._messages import Request, Response
+from .._parts import Kind, PartKind
 from . import (
     Adapter,
     BatchItem,
@@ -44,28 +42,32 @@ from . import (
     StreamItem,
     UnsupportedFeature,
     check_batch_size,
-    ended_early,
     reading_stream,
     require_key,
+)
+from . import _anthropic_wire as wire
+from ._anthropic_wire import (
+    PROVIDER,
+    StreamState,
+    batch_request,
+    build_request,
+    parse_response,
+    wire_messages,
 )
 
 if TYPE_CHECKING:
     from .._settings import Settings
 
-__all__ = ["ADAPTER", "AnthropicAdapter", "StreamState", "build_request", "parse_response"]
+__all__ = ["ADAPTER", "AnthropicAdapter", "StreamState", "build_request", "parse_response", "wire_messages"]
 
 log = logging.getLogger("alloy.providers.anthropic")
 
-PROVIDER = "anthropic"
 DEFAULT_BASE_URL = "https://api.anthropic.com"
-DEFAULT_MAX_TOKENS = 4096
-"""The Messages API requires ``max_tokens``; this is sent when the settings have none."""
-
-# The keywords messages.create takes; any other key of ``extra`` goes into the JSON body as it is.
-_PARAMS = frozenset(inspect.signature(Messages.create).parameters) - {"self"}
-_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls", "max_tokens": "length"}
+# The models ``create`` warns about (deprecated; ``thinking.type=enabled``): they take ``create``.
+_WARNED = frozenset(DEPRECATED_MODELS) | frozenset(MODELS_TO_WARN_WITH_THINKING_ENABLED)
+_STREAM = anthropic.Stream[RawMessageStreamEvent]
+_ASTREAM = anthropic.AsyncStream[RawMessageStreamEvent]
 # An ``error`` event inside a stream that began with 200 has no status of its own.
-_EPHEMERAL = {"type": "ephemeral"}
 _EVENT_STATUS = {"invalid_request_error": 400, "rate_limit_error": 429, "overloaded_error": 529}
 # How a 400 about native structured output reads: "output_config.format: Extra inputs are not
 # permitted", "... does not support output format", "output_config.format.schema: ...".
@@ -96,108 +98,6 @@ def native_output(model: str) -> bool:
     return v is None or v >= (4, 5)
 
 
-# --- request ----------------------------------------------------------------------------------------
-
-
-def build_request(request: Request, settings: Settings) -> dict[str, Any]:
-    """The keyword arguments of ``messages.create`` for *request* (pure: no I/O)."""
-    kwargs: dict[str, Any] = {
-        "model": request.model,
-        "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
-        "messages": wire_messages(request.messages),
-    }
-    if request.system:
-        kwargs["system"] = request.system
-    if request.tools:
-        kwargs["tools"] = [
-            {"name": t.name, "description": t.description, "input_schema": t.parameters}
-            | ({"strict": True} if t.strict else {})
-            for t in request.tools
-        ]
-        kwargs["tool_choice"] = _tool_choice(request.tool_choice)
-    if request.cache_key:
-        _mark_cacheable(kwargs)
-    if request.output is not None and request.output.mode in ("native", "native_strict"):
-        kwargs["output_config"] = {"format": {"type": "json_schema", "schema": request.output.schema}}
-    body: dict[str, Any] = {} if request.temperature is None else {"temperature": request.temperature}
-    for key, value in request.extra.items():
-        target = kwargs if key in _PARAMS else body
-        below = target.get(key)
-        target[key] = {**below, **value} if isinstance(below, dict) and isinstance(value, dict) else value
-    if body:
-        kwargs["extra_body"] = {**body, **kwargs.get("extra_body", {})}
-    return kwargs
-
-
-def _mark_cacheable(kwargs: dict[str, Any]) -> None:
-    """Cache breakpoints at the end of the stable prefix: the last tool and the last system block.
-
-    Tools come before the system prompt in Anthropic's cache order, so the two breakpoints cover
-    both; the conversation after them is not cached.
-    """
-    if tools := kwargs.get("tools"):
-        tools[-1] = {**tools[-1], "cache_control": _EPHEMERAL}
-    if system := kwargs.get("system"):
-        kwargs["system"] = [{"type": "text", "text": system, "cache_control": _EPHEMERAL}]
-
-
-def _tool_choice(choice: str) -> dict[str, str]:
-    if choice in ("auto", "none"):
-        return {"type": choice}
-    return {"type": "any"} if choice == "required" else {"type": "tool", "name": choice}
-
-
-def wire_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
-    """Neutral messages as Messages API turns.
-
-    A tool result is a ``tool_result`` block of a user turn, and consecutive messages of one wire
-    role merge into one turn, so all the results of a tool turn go back in ONE user message, in
-    order. Empty text is left out: the API rejects empty text blocks.
-    """
-    turns: list[dict[str, Any]] = []
-    for m in messages:
-        blocks: list[dict[str, Any]]
-        if m.role == "tool":
-            role, blocks = (
-                "user",
-                [{"type": "tool_result", "tool_use_id": _id(m.tool_call_id), "content": m.text}],
-            )
-            if m.is_error:
-                blocks[0]["is_error"] = True
-        else:
-            role, blocks = m.role, [_block(p) for p in m.parts if p]
-            blocks += [
-                {"type": "tool_use", "id": _id(c.id), "name": c.name, "input": c.arguments}
-                for c in m.tool_calls
-            ]
-        if blocks and turns and turns[-1]["role"] == role:
-            turns[-1]["content"].extend(blocks)
-        elif blocks:
-            turns.append({"role": role, "content": blocks})
-    return turns
-
-
-_NOT_ID = re.compile(r"[^a-zA-Z0-9_-]")
-
-
-def _id(call_id: str) -> str:
-    """A call id as Anthropic takes it (``^[a-zA-Z0-9_-]+$``): a history recorded elsewhere may
-    hold others; each maps the same way for its ``tool_use`` and its ``tool_result``."""
-    return _NOT_ID.sub("_", call_id) or "call"
-
-
-def _block(p: Part) -> dict[str, Any]:
-    """A part as a content block: text, or an ``image``/``document`` with a ``base64``/``url`` source."""
-    if isinstance(p, str):
-        return {"type": "text", "text": p}
-    source = (
-        {"type": "url", "url": p.url}
-        if p.url is not None
-        else {"type": "base64", "media_type": p.media_type, "data": p.base64}
-    )
-    return {"type": p.kind, "source": source}  # Audio never gets here: capabilities refuse it
-
-
 _NO_AUDIO = (
     "Anthropic takes no audio: use gemini, or openai with openai_api='chat' or 'auto' (or send a "
     "transcript as text)."
@@ -212,128 +112,7 @@ _LIMITS: tuple[tuple[Kind, Limit], ...] = (
 _INLINE = Limit(32_000_000 * 3 // 4, "32 MB per request, as base64")
 
 
-# --- response ---------------------------------------------------------------------------------------
-
-
-def parse_response(message: Message_) -> Response:
-    """A Messages API answer as a neutral ``Response``.
-
-    Raises:
-        ProviderError: the model refused (``stop_reason="refusal"``).
-    """
-    texts: list[str] = []
-    calls: list[ToolCall] = []
-    for block in message.content:
-        if block.type == "text":
-            texts.append(block.text)
-        elif block.type == "tool_use":  # the SDK types input as object; the API sends a JSON object
-            calls.append(ToolCall(block.name, cast("dict[str, Any]", block.input), block.id))
-    text = "".join(texts)
-    usage = _usage(message.usage, message.usage.output_tokens)
-    return Response(text, tuple(calls), usage, _finish(message.stop_reason, text), message.model)
-
-
-def _input_tokens(u: Any) -> int:
-    """Uncached plus cached input tokens (Anthropic counts them apart; other providers do not)."""
-    return (u.input_tokens or 0) + (u.cache_creation_input_tokens or 0) + (u.cache_read_input_tokens or 0)
-
-
-def _usage(u: Any, output_tokens: int) -> Usage:
-    """Usage with the cache reads and writes (both also counted in ``input_tokens``)."""
-    return Usage(
-        _input_tokens(u), output_tokens, 0, u.cache_read_input_tokens or 0, u.cache_creation_input_tokens or 0
-    )
-
-
-def _finish(stop_reason: str | None, text: str) -> str | None:
-    """The neutral finish reason: ``length`` for truncation; a refusal is an error."""
-    if stop_reason == "refusal":
-        said = f" It said: {snippet(text)}" if text else ""
-        raise ProviderError(f"The model refused to answer (stop_reason 'refusal').{said}", provider=PROVIDER)
-    if stop_reason == "model_context_window_exceeded":
-        return "length"
-    return _FINISH.get(stop_reason or "", stop_reason)
-
-
-class StreamState:
-    """Accumulates raw stream events into the final ``Response``; ``feed`` returns the deltas.
-
-    ``response()`` raises if the stream ended before ``message_stop``.
-    """
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-        self.tools: dict[int, tuple[str, str, list[str]]] = {}  # block index → (id, name, JSON pieces)
-        self.order: dict[int, int] = {}  # block index → position among the tool calls
-        self.usage = Usage()
-        self.stop_reason: str | None = None
-        self.model: str | None = None
-        self.done = False
-
-    def feed(self, event: RawMessageStreamEvent) -> list[StreamItem]:
-        """Take one event; return the text or tool-input pieces it adds."""
-        delta = ""
-        if event.type == "message_start":
-            self.model = event.message.model
-            self.usage = _usage(event.message.usage, event.message.usage.output_tokens)
-        elif event.type == "content_block_start":
-            block = event.content_block
-            if block.type == "tool_use":
-                self.order[event.index] = len(self.tools)
-                self.tools[event.index] = (block.id, block.name, [])
-            elif block.type == "text":
-                delta = block.text
-        elif event.type == "content_block_delta":
-            if event.delta.type == "text_delta":
-                delta = event.delta.text
-            elif event.delta.type == "input_json_delta" and event.index in self.tools:
-                _, name, pieces = self.tools[event.index]
-                if piece := event.delta.partial_json:
-                    pieces.append(piece)
-                    return [ToolCallDelta(self.order[event.index], name, piece)]
-        elif event.type == "message_delta":  # its usage is cumulative; input tokens may be absent
-            self.stop_reason = event.delta.stop_reason or self.stop_reason
-            if event.usage.input_tokens is not None:
-                self.usage = _usage(event.usage, event.usage.output_tokens)
-            else:
-                self.usage = dataclasses.replace(self.usage, output_tokens=event.usage.output_tokens)
-        elif event.type == "message_stop":
-            self.done = True
-        if delta:
-            self.texts.append(delta)
-            return [delta]
-        return []
-
-    def response(self) -> Response:
-        """The whole answer: joined text, tool calls, usage, finish reason.
-
-        Raises:
-            ProviderError: (retryable) the stream ended before ``message_stop``.
-        """
-        if not self.done:
-            raise ended_early(PROVIDER, "message_stop")
-        text = "".join(self.texts)
-        calls = tuple(ToolCall(name, _arguments("".join(parts)), i) for i, name, parts in self.tools.values())
-        return Response(text, calls, self.usage, _finish(self.stop_reason, text), self.model)
-
-
-def _arguments(raw: str) -> dict[str, Any]:
-    """Streamed tool input; malformed JSON is kept whole so tool validation shows it to the model."""
-    try:
-        value: object = json.loads(raw) if raw.strip() else {}
-    except json.JSONDecodeError:
-        value = None
-    return cast("dict[str, Any]", value) if isinstance(value, dict) else {"__raw__": raw}
-
-
 # --- batch jobs (Message Batches) ------------------------------------------------------------------
-
-
-def batch_request(key: str, request: Request, settings: Settings) -> dict[str, Any]:
-    """One request of a Message Batch: ``messages.create``'s body for *request* (``extra_body`` merged in)."""
-    kwargs = build_request(request, settings)
-    params = {k: v for k, v in kwargs.items() if k != "extra_body"} | kwargs.get("extra_body", {})
-    return {"custom_id": key, "params": params}
 
 
 def batch_state(batch: MessageBatch) -> BatchState:
@@ -400,25 +179,42 @@ class AnthropicAdapter(Adapter):
             inline_limit=_INLINE,
         )
 
+    # Every call takes the lean path (``_anthropic_wire``): the SDK client's public ``post`` with
+    # the body Alloy built, encoded as ``create`` would encode it; a non-streamed answer's bytes are
+    # read into the few fields Alloy uses, a stream is the SDK's own ``Stream`` of events.
+    # ``create``'s other work is not needed: Alloy's clients have their own timeout (so none is
+    # derived from ``max_tokens``), and no header keyword is in the body (those take ``create``).
+
     def send(self, request: Request, settings: Settings) -> Response:
+        kwargs = build_request(request, settings)
+        client = self._client(settings)
         with self._watch(request, settings):
-            # cast: without stream=False in the call (it would be sent) pyright cannot pick the overload.
-            message = cast(
-                Message_, self._client(settings).messages.create(**build_request(request, settings))
-            )
-        return parse_response(message)
+            if (body := _lean(kwargs)) is not None:
+                raw: bytes | Message_ = client.post(wire.PATH, content=body, cast_to=bytes)
+            else:  # cast: without stream=False in the call (it would be sent) pyright cannot pick the overload
+                raw = cast(Message_, client.messages.create(**kwargs))
+        return parse_response(raw)
 
     async def asend(self, request: Request, settings: Settings) -> Response:
+        kwargs = build_request(request, settings)
+        client = self._aclient(settings)
         with self._watch(request, settings):
-            client = self._aclient(settings)
-            message = cast(
-                Message_, await client.messages.create(**build_request(request, settings))
-            )  # as in send
-        return parse_response(message)
+            if (body := _lean(kwargs)) is not None:
+                raw: bytes | Message_ = await client.post(wire.PATH, content=body, cast_to=bytes)
+            else:  # as in send
+                raw = cast(Message_, await client.messages.create(**kwargs))
+        return parse_response(raw)
 
     def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
+        kwargs = build_request(request, settings)
+        client = self._client(settings)
         with self._watch(request, settings):
-            events = self._client(settings).messages.create(**build_request(request, settings), stream=True)
+            if (body := _lean({**kwargs, "stream": True})) is not None:
+                events = client.post(
+                    wire.PATH, content=body, cast_to=Message_, stream=True, stream_cls=_STREAM
+                )
+            else:
+                events = client.messages.create(**kwargs, stream=True)
         state = StreamState()
         with reading_stream(PROVIDER), events:
             for event in events:
@@ -426,9 +222,15 @@ class AnthropicAdapter(Adapter):
         yield state.response()
 
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[StreamItem]:
+        kwargs = build_request(request, settings)
+        client = self._aclient(settings)
         with self._watch(request, settings):
-            client = self._aclient(settings)
-            events = await client.messages.create(**build_request(request, settings), stream=True)
+            if (body := _lean({**kwargs, "stream": True})) is not None:
+                events = await client.post(
+                    wire.PATH, content=body, cast_to=Message_, stream=True, stream_cls=_ASTREAM
+                )
+            else:
+                events = await client.messages.create(**kwargs, stream=True)
         state = StreamState()
         with reading_stream(PROVIDER):
             async with events:
@@ -510,6 +312,11 @@ class AnthropicAdapter(Adapter):
             lambda: anthropic.AsyncAnthropic(**_client_options(key, base_url, settings.timeout)),
             is_async=True,
         )
+
+
+def _lean(kwargs: Mapping[str, Any]) -> bytes | None:
+    """The body for ``post``, or ``None`` for ``create`` (a model it warns about; what only it can send)."""
+    return None if kwargs["model"] in _WARNED else wire.content(kwargs)
 
 
 def _endpoint(settings: Settings) -> tuple[SecretStr | None, str]:

@@ -1,0 +1,346 @@
+"""Anthropic's wire: Messages API bodies from a neutral ``Request``, answers back to a ``Response``.
+
+``build_request`` gives the keyword arguments of ``messages.create``. The lean send path skips
+``create`` and the SDK's request preparation (``prepare_request_data`` copies the whole body,
+node by node, before encoding it): ``content`` lays the same keywords out exactly as ``create``
+does (its body keys in its order, then ``extra_body`` merged on top) and encodes them with the
+SDK's JSON settings, for the client's public ``post(path, content=...)``. Same client, auth,
+headers, timeout, errors and connection pool; the same bytes on the wire
+(``tests/providers/test_anthropic_lean.py`` compares them). ``Answer`` holds only the fields Alloy
+reads, validated from the answer's bytes in one ``model_validate_json``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
+
+import pydantic
+from anthropic.resources.messages import Messages
+
+from .._errors import ProviderError, malformed, snippet
+from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, Usage
+from .._parts import Part
+from . import StreamItem, ended_early
+
+if TYPE_CHECKING:
+    from anthropic.types import Message as Message_
+    from anthropic.types import RawMessageStreamEvent
+
+    from .._settings import Settings
+
+PROVIDER = "anthropic"
+PATH = "/v1/messages"
+DEFAULT_MAX_TOKENS = 4096
+"""The Messages API requires ``max_tokens``; this is sent when the settings have none."""
+
+# The keywords messages.create takes; any other key of ``extra`` goes into the JSON body as it is.
+_PARAMS = frozenset(inspect.signature(Messages.create).parameters) - {"self"}
+# The body ``create`` builds (anthropic 2.x, ``resources/messages/messages.py``): these keys in
+# this order, each left out when not given, then ``extra_body`` merged over them. A keyword that
+# is not here (a header such as ``workspace_id``, ``extra_headers``, ``timeout``, one a newer
+# SDK adds) takes ``create`` itself.
+BODY_KEYS = (
+    "max_tokens",
+    "messages",
+    "model",
+    "cache_control",
+    "container",
+    "diagnostics",
+    "inference_geo",
+    "metadata",
+    "output_config",
+    "service_tier",
+    "speed",
+    "stop_sequences",
+    "stream",
+    "system",
+    "thinking",
+    "tool_choice",
+    "tools",
+)
+_LEAN_KEYS = frozenset((*BODY_KEYS, "extra_body"))
+# The SDK's encoder (``anthropic._utils._json``) on plain JSON data: compact, UTF-8, no NaN.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+_EPHEMERAL = {"type": "ephemeral"}
+_FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls", "max_tokens": "length"}
+
+
+# --- request ----------------------------------------------------------------------------------------
+
+
+def build_request(request: Request, settings: Settings) -> dict[str, Any]:
+    """The keyword arguments of ``messages.create`` for *request* (pure: no I/O)."""
+    kwargs: dict[str, Any] = {
+        "model": request.model,
+        "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
+        "messages": wire_messages(request.messages),
+    }
+    if request.system:
+        kwargs["system"] = request.system
+    if request.tools:
+        kwargs["tools"] = [
+            {"name": t.name, "description": t.description, "input_schema": t.parameters}
+            | ({"strict": True} if t.strict else {})
+            for t in request.tools
+        ]
+        kwargs["tool_choice"] = tool_choice(request.tool_choice)
+    if request.cache_key:
+        _mark_cacheable(kwargs)
+    if request.output is not None and request.output.mode in ("native", "native_strict"):
+        kwargs["output_config"] = {"format": {"type": "json_schema", "schema": request.output.schema}}
+    body: dict[str, Any] = {} if request.temperature is None else {"temperature": request.temperature}
+    for key, value in request.extra.items():
+        target = kwargs if key in _PARAMS else body
+        below = target.get(key)
+        target[key] = {**below, **value} if isinstance(below, dict) and isinstance(value, dict) else value
+    if body:
+        kwargs["extra_body"] = {**body, **kwargs.get("extra_body", {})}
+    return kwargs
+
+
+def content(kwargs: Mapping[str, Any]) -> bytes | None:
+    """The bytes ``messages.create(**kwargs)`` sends as its body, or ``None`` where only ``create``
+    can tell: a keyword that is not part of the body, or a value that is not plain JSON (a pydantic
+    model, a date, a set, a file: the SDK converts those on its way)."""
+    if not _LEAN_KEYS.issuperset(kwargs):
+        return None
+    extra: Mapping[str, Any] = kwargs.get("extra_body") or {}
+    body = {k: extra[k] if k in extra else kwargs[k] for k in BODY_KEYS if k in kwargs or k in extra}
+    body.update((k, v) for k, v in extra.items() if k not in body)
+    try:
+        return _ENCODER.encode(body).encode()
+    except (TypeError, ValueError):
+        return None
+
+
+def batch_request(key: str, request: Request, settings: Settings) -> dict[str, Any]:
+    """One request of a Message Batch: ``messages.create``'s body for *request* (``extra_body`` merged in)."""
+    kwargs = build_request(request, settings)
+    params = {k: v for k, v in kwargs.items() if k != "extra_body"} | kwargs.get("extra_body", {})
+    return {"custom_id": key, "params": params}
+
+
+def _mark_cacheable(kwargs: dict[str, Any]) -> None:
+    """Cache breakpoints at the end of the stable prefix: the last tool and the last system block.
+
+    Tools come before the system prompt in Anthropic's cache order, so the two breakpoints cover
+    both; the conversation after them is not cached.
+    """
+    if tools := kwargs.get("tools"):
+        tools[-1] = {**tools[-1], "cache_control": _EPHEMERAL}
+    if system := kwargs.get("system"):
+        kwargs["system"] = [{"type": "text", "text": system, "cache_control": _EPHEMERAL}]
+
+
+def tool_choice(choice: str) -> dict[str, str]:
+    """A neutral tool choice (``auto``, ``none``, ``required`` or a tool's name) on the wire."""
+    if choice in ("auto", "none"):
+        return {"type": choice}
+    return {"type": "any"} if choice == "required" else {"type": "tool", "name": choice}
+
+
+def wire_messages(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """Neutral messages as Messages API turns.
+
+    A tool result is a ``tool_result`` block of a user turn, and consecutive messages of one wire
+    role merge into one turn, so all the results of a tool turn go back in ONE user message, in
+    order. Empty text is left out: the API rejects empty text blocks.
+    """
+    turns: list[dict[str, Any]] = []
+    for m in messages:
+        blocks: list[dict[str, Any]]
+        if m.role == "tool":
+            role, blocks = (
+                "user",
+                [{"type": "tool_result", "tool_use_id": _id(m.tool_call_id), "content": m.text}],
+            )
+            if m.is_error:
+                blocks[0]["is_error"] = True
+        else:
+            role, blocks = m.role, [_block(p) for p in m.parts if p]
+            blocks += [
+                {"type": "tool_use", "id": _id(c.id), "name": c.name, "input": c.arguments}
+                for c in m.tool_calls
+            ]
+        if blocks and turns and turns[-1]["role"] == role:
+            turns[-1]["content"].extend(blocks)
+        elif blocks:
+            turns.append({"role": role, "content": blocks})
+    return turns
+
+
+_NOT_ID = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+def _id(call_id: str) -> str:
+    """A call id as Anthropic takes it (``^[a-zA-Z0-9_-]+$``): a history recorded elsewhere may
+    hold others; each maps the same way for its ``tool_use`` and its ``tool_result``."""
+    return _NOT_ID.sub("_", call_id) or "call"
+
+
+def _block(p: Part) -> dict[str, Any]:
+    """A part as a content block: text, or an ``image``/``document`` with a ``base64``/``url`` source."""
+    if isinstance(p, str):
+        return {"type": "text", "text": p}
+    source = (
+        {"type": "url", "url": p.url}
+        if p.url is not None
+        else {"type": "base64", "media_type": p.media_type, "data": p.base64}
+    )
+    return {"type": p.kind, "source": source}  # Audio never gets here: capabilities refuse it
+
+
+# --- response ---------------------------------------------------------------------------------------
+
+
+class _Fields(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="ignore")
+
+
+class Block(_Fields):
+    """A content block: ``text``, ``tool_use`` (``id``, ``name``, ``input``), or one Alloy skips."""
+
+    type: str = ""
+    text: str = ""
+    id: str = ""
+    name: str = ""
+    input: dict[str, Any] = {}
+
+
+class Tokens(_Fields):
+    """Usage; compatible servers leave fields out or send ``null``."""
+
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+
+
+class Answer(_Fields):
+    """A Messages API answer: its content blocks, stop reason, usage and model."""
+
+    content: list[Block]  # required: without it the body is not an answer
+    stop_reason: str | None = None
+    model: str | None = None
+    usage: Tokens = Tokens()
+
+
+def parse_response(raw: bytes | Answer | Message_) -> Response:
+    """A Messages API answer (its bytes, the lean model or the SDK's ``Message``) as a ``Response``.
+
+    Raises:
+        ProviderError: the model refused (``stop_reason="refusal"``); (retryable) the bytes are not
+            JSON, or not an answer.
+    """
+    try:
+        if isinstance(raw, bytes):
+            raw = Answer.model_validate_json(raw)
+        elif not isinstance(raw, Answer):
+            raw = Answer.model_validate(raw, from_attributes=True)
+    except pydantic.ValidationError as exc:
+        raise malformed(PROVIDER, exc) from exc
+    texts: list[str] = []
+    calls: list[ToolCall] = []
+    for block in raw.content:
+        if block.type == "text":
+            texts.append(block.text)
+        elif block.type == "tool_use":
+            calls.append(ToolCall(block.name, block.input, block.id))
+    text = "".join(texts)
+    return Response(text, tuple(calls), usage(raw.usage), finish(raw.stop_reason, text), raw.model)
+
+
+def usage(u: Any) -> Usage:
+    """Usage with the cache reads and writes, both also counted as input tokens (Anthropic counts
+    them apart; other providers do not). *u* is ``Tokens`` or the SDK's usage of a stream event."""
+    read, written = u.cache_read_input_tokens or 0, u.cache_creation_input_tokens or 0
+    return Usage((u.input_tokens or 0) + read + written, u.output_tokens or 0, 0, read, written)
+
+
+def finish(stop_reason: str | None, text: str) -> str | None:
+    """The neutral finish reason: ``length`` for truncation; a refusal is an error."""
+    if stop_reason == "refusal":
+        said = f" It said: {snippet(text)}" if text else ""
+        raise ProviderError(f"The model refused to answer (stop_reason 'refusal').{said}", provider=PROVIDER)
+    if stop_reason == "model_context_window_exceeded":
+        return "length"
+    return _FINISH.get(stop_reason or "", stop_reason)
+
+
+# --- streamed answers ----------------------------------------------------------------------------------------
+
+
+class StreamState:
+    """Accumulates raw stream events into the final ``Response``; ``feed`` returns the deltas.
+
+    ``response()`` raises if the stream ended before ``message_stop``.
+    """
+
+    def __init__(self) -> None:
+        self.texts: list[str] = []
+        self.tools: dict[int, tuple[str, str, list[str]]] = {}  # block index → (id, name, JSON pieces)
+        self.order: dict[int, int] = {}  # block index → position among the tool calls
+        self.usage = Usage()
+        self.stop_reason: str | None = None
+        self.model: str | None = None
+        self.done = False
+
+    def feed(self, event: RawMessageStreamEvent) -> list[StreamItem]:
+        """Take one event; return the text or tool-input pieces it adds."""
+        delta = ""
+        if event.type == "message_start":
+            self.model = event.message.model
+            self.usage = usage(event.message.usage)
+        elif event.type == "content_block_start":
+            block = event.content_block
+            if block.type == "tool_use":
+                self.order[event.index] = len(self.tools)
+                self.tools[event.index] = (block.id, block.name, [])
+            elif block.type == "text":
+                delta = block.text
+        elif event.type == "content_block_delta":
+            if event.delta.type == "text_delta":
+                delta = event.delta.text
+            elif event.delta.type == "input_json_delta" and event.index in self.tools:
+                _, name, pieces = self.tools[event.index]
+                if piece := event.delta.partial_json:
+                    pieces.append(piece)
+                    return [ToolCallDelta(self.order[event.index], name, piece)]
+        elif event.type == "message_delta":  # its usage is cumulative; input tokens may be absent
+            self.stop_reason = event.delta.stop_reason or self.stop_reason
+            if event.usage.input_tokens is not None:
+                self.usage = usage(event.usage)
+            else:
+                self.usage = dataclasses.replace(self.usage, output_tokens=event.usage.output_tokens)
+        elif event.type == "message_stop":
+            self.done = True
+        if delta:
+            self.texts.append(delta)
+            return [delta]
+        return []
+
+    def response(self) -> Response:
+        """The whole answer: joined text, tool calls, usage, finish reason.
+
+        Raises:
+            ProviderError: (retryable) the stream ended before ``message_stop``.
+        """
+        if not self.done:
+            raise ended_early(PROVIDER, "message_stop")
+        text = "".join(self.texts)
+        calls = tuple(ToolCall(name, _arguments("".join(parts)), i) for i, name, parts in self.tools.values())
+        return Response(text, calls, self.usage, finish(self.stop_reason, text), self.model)
+
+
+def _arguments(raw: str) -> dict[str, Any]:
+    """Streamed tool input; malformed JSON is kept whole so tool validation shows it to the model."""
+    try:
+        value: object = json.loads(raw) if raw.strip() else {}
+    except json.JSONDecodeError:
+        value = None
+    return cast("dict[str, Any]", value) if isinstance(value, dict) else {"__raw__": raw}

@@ -1,0 +1,305 @@
+"""Anthropic's lean send path against the SDK's own ``create``: the same bytes on the wire, the same answers.
+
+Each case runs once through the lean path (``client.post`` with the body Alloy encoded) and once
+with the SDK's ``messages.create`` forced; the fake server must see byte-identical bodies, the
+same path and the same headers, and the call must return the same value.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import inspect
+import json
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import anthropic
+import pytest
+from anthropic.resources.messages import Messages
+
+from alloy import Document, Image, ProviderError, ask, command, override, tool
+from alloy._plan import OUTPUT_TOOL
+from alloy.providers import _anthropic_wire as wire
+from alloy.providers import anthropic as adapter
+
+from ..unit.test_inputs import PDF, png
+from .server import FakeServer, Recorded, Reply
+from .test_anthropic import KEY, MODEL, error, message, streamed, text, tool_use
+
+
+@dataclass
+class City:
+    name: str
+    population: int | None
+
+
+@tool
+def stock(sku: str) -> int:
+    """Units in stock."""
+    return 3
+
+
+@command(output=City, system="Answer with the city.")
+def city(country: str) -> str:
+    return f"The capital of {country}?"
+
+
+CITY = '{"name": "Paris", "population": null}'
+PARIS: dict[str, Any] = {"name": "Paris", "population": None}
+PARTS = [
+    "Compare these.",
+    Image(png()),
+    Image.from_url("https://example.com/scan.png"),
+    Document(PDF),
+    Document.from_url("https://example.com/contract.pdf"),
+]
+
+
+def ok(t: str) -> Reply:
+    return Reply(200, message(text(t)))
+
+
+# (name, the call, the replies it needs): each reply list is sent once per path.
+Case = tuple[str, Callable[[], Any], Callable[[], list[Reply]]]
+CASES: list[Case] = [
+    ("text", lambda: ask("Hi"), lambda: [ok("hello")]),
+    ("output-config-and-cached-system", lambda: city("France"), lambda: [ok(CITY)]),
+    (
+        "plain-system-no-cache",
+        lambda: ask("Hi", system="Be brief.", prompt_cache=False),
+        lambda: [ok("hi")],
+    ),
+    (
+        "forced-tool",  # a model before the 4.5 generation: the answer comes through a forced tool
+        lambda: city.with_options(model="anthropic:claude-3-5-haiku-20241022")("France"),
+        lambda: [
+            Reply(
+                200,
+                message(
+                    {"type": "tool_use", "id": "toolu_1", "name": OUTPUT_TOOL, "input": PARIS},
+                    stop_reason="tool_use",
+                ),
+            )
+        ],
+    ),
+    (
+        "tool-round-trip",
+        lambda: ask("How many A1?", tools=[stock]),
+        lambda: [
+            Reply(200, message(tool_use("toolu_1", "stock", sku="A1"), stop_reason="tool_use")),
+            ok("3 left"),
+        ],
+    ),
+    ("images-and-documents", lambda: ask(PARTS), lambda: [ok("alike")]),
+    (
+        "settings-and-extra",
+        lambda: ask(
+            "Hi",
+            temperature=0.3,
+            max_tokens=50,
+            extra={
+                "metadata": {"user_id": "u-1"},
+                "stop_sequences": ["END"],
+                "top_k": 5,
+                "custom_field": {"a": [1, 2.5, None, True]},
+                "extra_body": {"service_tier": "auto", "zz": "last"},
+            },
+        ),
+        lambda: [ok("ok")],
+    ),
+    ("unicode", lambda: ask("Grüße, 東京 — “quotes” \u2028"), lambda: [ok("ja")]),
+]
+
+# Headers that differ between any two requests, whichever path sent them.
+_VARYING = frozenset({"x-stainless-retry-count"})
+
+
+@pytest.fixture
+def claude(server: FakeServer) -> Iterator[FakeServer]:
+    adapter.ADAPTER.forget_refusals()
+    with override(model=f"anthropic:{MODEL}", anthropic_base_url=server.url, anthropic_api_key=KEY):
+        yield server
+    adapter.ADAPTER.forget_refusals()
+
+
+def _sdk_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every call takes the SDK's ``create`` (as it does with an ``extra_headers`` extra)."""
+    monkeypatch.setattr(adapter, "_lean", lambda kwargs: None)
+
+
+def _lean_taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Records, per request, whether it took the lean path."""
+    took: list[bool] = []
+    real = adapter._lean
+
+    def spy(kwargs: Any) -> bytes | None:
+        body = real(kwargs)
+        took.append(body is not None)
+        return body
+
+    monkeypatch.setattr(adapter, "_lean", spy)
+    return took
+
+
+def _headers(r: Recorded) -> dict[str, str]:
+    return {k: v for k, v in r.headers.items() if k not in _VARYING}
+
+
+@pytest.mark.parametrize(("name", "call", "replies"), CASES, ids=[c[0] for c in CASES])
+def test_lean_and_sdk_paths_send_identical_bytes(
+    claude: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    call: Callable[[], Any],
+    replies: Callable[[], list[Reply]],
+) -> None:
+    """The lean path's requests are the SDK's, byte for byte and header for header, with the same answer."""
+    took = _lean_taken(monkeypatch)
+    claude.replies += replies()
+    lean = call()
+    assert took and all(took)
+    lean_requests = list(claude.requests)
+    claude.requests.clear()
+
+    _sdk_path(monkeypatch)
+    claude.replies += replies()
+    sdk = call()
+
+    assert lean == sdk
+    assert [r.body for r in lean_requests] == [r.body for r in claude.requests]
+    assert [(r.method, r.path) for r in lean_requests] == [(r.method, r.path) for r in claude.requests]
+    assert [_headers(r) for r in lean_requests] == [_headers(r) for r in claude.requests]
+    assert lean_requests[0].headers["anthropic-version"] and lean_requests[0].headers["x-api-key"] == KEY
+
+
+def test_async_lean_path_sends_the_same_bytes(claude: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The async lean path posts the same body and headers as the SDK's async ``create``."""
+    claude.replies += [ok(CITY), ok(CITY)]
+    assert asyncio.run(city.async_("France")).name == "Paris"
+    _sdk_path(monkeypatch)
+    assert asyncio.run(city.async_("France")).name == "Paris"
+    first, second = claude.requests
+    assert first.body == second.body and _headers(first) == _headers(second)
+    assert first.headers["x-stainless-async"] == "async:asyncio"
+
+
+@pytest.mark.parametrize("use_async", [False, True], ids=["sync", "async"])
+def test_streams_send_identical_bytes(
+    claude: FakeServer, monkeypatch: pytest.MonkeyPatch, use_async: bool
+) -> None:
+    """A stream posts ``create(stream=True)``'s bytes and headers, and reads the same deltas."""
+
+    def run() -> list[str]:
+        if not use_async:
+            return list(ask.stream("Count.", system="Be brief."))
+
+        async def collect() -> list[str]:
+            return [d async for d in ask.stream_async("Count.", system="Be brief.")]
+
+        return asyncio.run(collect())
+
+    took = _lean_taken(monkeypatch)
+    claude.replies.append(streamed("one ", "two"))
+    lean = run()
+    assert took == [True]
+    _sdk_path(monkeypatch)
+    claude.replies.append(streamed("one ", "two"))
+    assert run() == lean == ["one ", "two"]
+    first, second = claude.requests
+    assert first.body == second.body and _headers(first) == _headers(second)
+    assert first.json["stream"] is True and list(first.json).index("stream") > list(first.json).index("model")
+
+
+def test_every_body_key_lands_where_create_puts_it(
+    claude: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each keyword of ``create``'s body, given through ``extra``, in ``create``'s order (extra_body
+    keys merged in place or appended)."""
+    extra: dict[str, Any] = {
+        "thinking": {"type": "adaptive"},
+        "speed": "standard",
+        "service_tier": "standard_only",
+        "metadata": {"user_id": "u"},
+        "inference_geo": "us",
+        "diagnostics": {"enabled": True},
+        "container": "c-1",
+        "cache_control": {"type": "ephemeral"},
+        "stop_sequences": ["X"],
+        "extra_body": {"zz": 1, "container": "c-2", "aa": 2},
+    }
+    claude.replies += [ok("a"), ok("a")]
+    ask("Hi", system="S", tools=[stock], extra=extra)
+    _sdk_path(monkeypatch)
+    ask("Hi", system="S", tools=[stock], extra=extra)
+    lean, sdk = claude.requests
+    assert lean.body == sdk.body
+    assert list(lean.json) == [k for k in wire.BODY_KEYS if k in lean.json] + ["zz", "aa"]
+    assert lean.json["container"] == "c-2"
+
+
+def test_body_keys_are_creates_body_keys() -> None:
+    """``BODY_KEYS`` is ``create``'s signature without the keywords that are not body fields, so a
+    newer SDK's new keyword shows up here (until then it takes ``create``)."""
+    not_body = {
+        "self",
+        "user_profile_id",
+        "workspace_id",
+        "extra_headers",
+        "extra_query",
+        "extra_body",
+        "timeout",
+    }
+    assert [p for p in inspect.signature(Messages.create).parameters if p not in not_body] == list(
+        wire.BODY_KEYS
+    )
+
+
+def test_what_only_create_can_send_takes_create(claude: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Header keywords (``extra_headers``, ``workspace_id``) and values the SDK converts on its way
+    (a datetime) go through ``create``, which sends them as before."""
+    when = datetime.datetime(2026, 12, 1, 12, 30, tzinfo=datetime.UTC)
+    took = _lean_taken(monkeypatch)
+    claude.replies += [ok("a"), ok("b")]
+    assert (
+        ask("Hi", extra={"extra_headers": {"anthropic-beta": "files-api-2025-04-14"}, "workspace_id": "w1"})
+        == "a"
+    )
+    assert ask("Hi", extra={"metadata": {"at": when}}) == "b"
+    headers, body = claude.requests[0].headers, claude.requests[0].json
+    assert headers["anthropic-beta"] == "files-api-2025-04-14" and headers["anthropic-workspace-id"] == "w1"
+    assert "extra_headers" not in body and "workspace_id" not in body
+    assert claude.requests[1].json["metadata"] == {"at": "2026-12-01T12:30:00+00:00"}
+    assert took == [False, False]
+
+
+def test_a_model_create_warns_about_still_warns(claude: FakeServer) -> None:
+    """A deprecated model takes ``create``, which warns as it always did."""
+    claude.replies.append(ok("hi"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert ask("Hi", model="anthropic:claude-sonnet-4-5") == "hi"
+    assert any(issubclass(w.category, DeprecationWarning) and "deprecated" in str(w.message) for w in caught)
+
+
+def test_lean_path_errors_are_the_sdks(claude: FakeServer) -> None:
+    """A 4xx on the lean path is the SDK's APIStatusError subclass underneath, classified as before."""
+    claude.replies.append(error(401, "authentication_error", "invalid x-api-key"))
+    with pytest.raises(ProviderError) as info:
+        ask("Hi")
+    assert info.value.status_code == 401 and not info.value.retryable
+    assert isinstance(info.value.__cause__, anthropic.AuthenticationError)
+    assert "ALLOY_ANTHROPIC_API_KEY" in str(info.value)
+
+
+def test_parse_response_reads_bytes_the_lean_model_and_the_sdks_message() -> None:
+    """The three forms of one answer parse to the same ``Response`` (batch results are SDK objects)."""
+    body = message(text("one "), tool_use("toolu_1", "stock", sku="A1"), text("two"), stop_reason="tool_use")
+    body["usage"] |= {"cache_read_input_tokens": 10, "cache_creation_input_tokens": 5}
+    as_bytes = wire.parse_response(json.dumps(body).encode())
+    assert as_bytes == wire.parse_response(wire.Answer.model_validate(body))
+    assert as_bytes == wire.parse_response(anthropic.types.Message.model_validate(body))
+    assert as_bytes.text == "one two" and as_bytes.tool_calls[0].arguments == {"sku": "A1"}
+    assert (as_bytes.usage.input_tokens, as_bytes.usage.cached_input_tokens) == (36, 10)
