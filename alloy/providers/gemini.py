@@ -19,34 +19,22 @@ Wire specifics handled here:
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
-import json
 import logging
 import re
 import threading
-import uuid
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlsplit
 
-import pydantic
 from google import genai
 from google.genai import errors, types
 
 from .. import _registry
-from .._errors import (
-    ConfigurationError,
-    ProviderError,
-    is_retryable_status,
-    malformed,
-    read_retry_after,
-    snippet,
-)
-from .._messages import Message, Request, Response, ToolCall, ToolCallDelta, Usage
-from .._parts import Part
+from .._errors import ProviderError, is_retryable_status, malformed, read_retry_after, snippet
+from .._messages import Request, Response
 from . import (
     Adapter,
     BatchItem,
@@ -56,9 +44,18 @@ from . import (
     StreamItem,
     UnsupportedFeature,
     check_batch_size,
-    ended_early,
     reading_stream,
     require_key,
+)
+from . import _gemini_wire as wire
+from ._gemini_wire import (
+    CALL_ID_PREFIX,
+    SKIP_SIGNATURE,
+    StreamState,
+    build_request,
+    is_current,
+    parse_response,
+    wire_contents,
 )
 
 if TYPE_CHECKING:
@@ -66,27 +63,24 @@ if TYPE_CHECKING:
 
     from .._settings import Settings
 
-__all__ = ["ADAPTER", "GeminiAdapter", "StreamState", "build_request", "classify", "parse_response"]
+__all__ = [
+    "ADAPTER",
+    "CALL_ID_PREFIX",
+    "SKIP_SIGNATURE",
+    "GeminiAdapter",
+    "StreamState",
+    "build_request",
+    "classify",
+    "is_current",
+    "parse_response",
+    "wire_contents",
+]
 
 log = logging.getLogger("alloy.providers.gemini")
 
-PROVIDER = "gemini"
+PROVIDER = wire.PROVIDER
 DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/"
 API_VERSION = "v1beta"  # SDK 3 defaults to v1; v1beta has every generation feature and the -latest aliases
-CALL_ID_PREFIX = "gemini-call-"
-# Google's documented stand-in for a lost signature: bytes whose base64 on the wire is this very word.
-SKIP_SIGNATURE = base64.urlsafe_b64decode("skip_thought_signature_validator")
-_FINISH = {"STOP": "stop", "MAX_TOKENS": "length"}
-_BLOCKED = {
-    "SAFETY": "Gemini's safety filters flagged it",
-    "RECITATION": "it recited a source too closely",
-    "PROHIBITED_CONTENT": "it may be prohibited content",
-    "BLOCKLIST": "it contains a blocklisted term",
-    "SPII": "it may contain sensitive personal information",
-    "MODEL_ARMOR": "Model Armor blocked it",
-}
-_RESAMPLE = {"MALFORMED_FUNCTION_CALL", "UNEXPECTED_TOOL_CALL"}  # a new sample may well succeed
-_GENERATION = re.compile(r"gemini-(\d+)")
 # "Function calling with a response mime type: 'application/json' is unsupported" (Gemini 2.x)
 _BOTH_REFUSED = re.compile(r"(function calling|tool use) with a response mime type", re.I)
 _SIGNATURES_KEPT = 4096  # a call is answered in the very next turn: the newest few thousand suffice
@@ -95,286 +89,9 @@ _TRANSIENT = frozenset(
     {"TimeoutException", "NetworkError", "RemoteProtocolError"}  # httpx2 and httpx
     | {"ClientConnectionError", "ClientPayloadError"}  # aiohttp
 )
-
-
-def is_current(model: str) -> bool:
-    """Gemini 3 or later, or a name without a generation (an alias): takes tools with a schema, and
-    wants each function call's thought signature back."""
-    m = _GENERATION.search(model)
-    return m is None or int(m[1]) >= 3
-
-
-# --- request --------------------------------------------------------------------------------------
-
-
-def build_request(
-    request: Request, signatures: Mapping[str, bytes] = {}, *, split: bool = False
-) -> dict[str, Any]:
-    """The keyword arguments of ``models.generate_content`` for *request* (pure; no I/O).
-
-    Args:
-        request: the neutral request.
-        signatures: thought signatures of earlier function calls, by call id.
-        split: send tools and the schema in separate turns whatever the model's generation.
-
-    Raises:
-        ConfigurationError: ``extra`` holds what ``GenerateContentConfig`` does not take.
-    """
-    out = request.output
-    schema = out.schema if out is not None and out.mode in ("native", "native_strict") else None
-    tools = bool(request.tools)
-    if tools and schema is not None and (split or not is_current(request.model)):
-        if request.tool_choice == "none":  # the answer turn; mode NONE means "as if no declarations"
-            tools = False
-        else:
-            schema = None
-    contents = wire_contents(request.messages, signatures, sign=is_current(request.model))
-    return {"model": request.model, "contents": contents, "config": _config(request, tools, schema)}
-
-
-# Validated configs by the identity of the request's stable parts (the plan's schema, tool specs and
-# ``extra`` are the same objects on every call); each entry holds those objects, so no id is reused
-# while it lives. Bounded: cleared when full.
-_configs: dict[tuple[Any, ...], tuple[tuple[object, ...], types.GenerateContentConfig]] = {}
-_CONFIGS_KEPT = 256
-
-
-def _config(request: Request, tools: bool, schema: dict[str, Any] | None) -> types.GenerateContentConfig:
-    """The ``GenerateContentConfig`` for *request*, validated once per plan and settings."""
-    held = (schema, request.extra, *request.tools) if tools else (schema, request.extra)
-    key = (
-        request.system,
-        request.temperature,
-        request.max_tokens,
-        tools,
-        request.tool_choice if tools else None,
-        *map(id, held),
-    )
-    if (entry := _configs.get(key)) is not None:
-        return entry[1]
-    checked = _validate_config(request, tools, schema)
-    if len(_configs) >= _CONFIGS_KEPT:
-        _configs.clear()
-    _configs[key] = (held, checked)
-    return checked
-
-
-def _validate_config(
-    request: Request, tools: bool, schema: dict[str, Any] | None
-) -> types.GenerateContentConfig:
-    config: dict[str, Any] = {"automatic_function_calling": {"disable": True}}
-    if request.system:
-        config["system_instruction"] = request.system
-    if request.temperature is not None:
-        config["temperature"] = request.temperature
-    if request.max_tokens is not None:
-        config["max_output_tokens"] = request.max_tokens
-    if tools:
-        declarations = [
-            {"name": t.name, "description": t.description, "parameters_json_schema": t.parameters}
-            for t in request.tools
-        ]
-        config["tools"] = [{"function_declarations": declarations}]
-        config["tool_config"] = {"function_calling_config": _calling(request.tool_choice)}
-    if schema is not None:
-        config |= {"response_mime_type": "application/json", "response_json_schema": schema}
-    config.update(request.extra)
-    try:
-        return types.GenerateContentConfig.model_validate(config)
-    except pydantic.ValidationError as exc:
-        error = exc.errors(include_url=False, include_input=False)[0]
-        raise ConfigurationError(
-            f"extra (ALLOY_EXTRA) does not fit Gemini's GenerateContentConfig at "
-            f"{'.'.join(map(str, error['loc']))}: {error['msg']}. Use its field names, "
-            "e.g. extra={'thinking_config': {'thinking_budget': 0}}."
-        ) from None
-
-
-def _calling(choice: str) -> dict[str, Any]:
-    if choice in ("auto", "none"):
-        return {"mode": choice.upper()}
-    return {"mode": "ANY"} | ({} if choice == "required" else {"allowed_function_names": [choice]})
-
-
-def wire_contents(
-    messages: Sequence[Message], signatures: Mapping[str, bytes] = {}, *, sign: bool = True
-) -> list[types.Content]:
-    """Neutral messages as contents of roles ``user`` and ``model``.
-
-    The results of one tool turn go back as ``function_response`` parts of ONE user content, in
-    order. Each call carries its thought signature; with *sign*, the first call of a turn whose
-    signatures are all lost carries Google's stand-in, so Gemini 3 still accepts the history.
-    """
-    contents: list[types.Content] = []
-    results: list[types.Part] = []
-    for m in messages:
-        if m.role == "tool":
-            fr = types.FunctionResponse(id=_wire_id(m.tool_call_id), name=m.name, response=_result(m))
-            results.append(types.Part(function_response=fr))
-            continue
-        if results:
-            contents.append(types.Content(role="user", parts=results))
-            results = []
-        if m.role == "user" and not isinstance(m.content, str):
-            parts = [_part(p) for p in m.content]
-        else:
-            parts = [types.Part(text=m.text)] if m.text or m.role == "user" else []
-        known = [signatures.get(c.id) for c in m.tool_calls]
-        if sign and known and not any(known):
-            known[0] = SKIP_SIGNATURE
-        for c, signature in zip(m.tool_calls, known, strict=True):
-            fc = types.FunctionCall(id=_wire_id(c.id), name=c.name, args=c.arguments)
-            parts.append(types.Part(function_call=fc, thought_signature=signature))
-        if parts:  # an empty answer being re-asked has nothing to send
-            contents.append(types.Content(role="user" if m.role == "user" else "model", parts=parts))
-    if results:
-        contents.append(types.Content(role="user", parts=results))
-    return contents
-
-
-def _part(p: Part) -> types.Part:
-    """A user part: text, ``inline_data`` (bytes, base64 on the wire) or ``file_data`` (a URL)."""
-    if isinstance(p, str):
-        return types.Part(text=p)
-    if p.url is not None:
-        return types.Part(file_data=types.FileData(file_uri=p.url, mime_type=p.media_type))
-    return types.Part(inline_data=types.Blob(mime_type=p.media_type, data=p.data))
-
-
 # ai.google.dev/gemini-api/docs/image-understanding and document-processing: inline data up to
 # 20 MB per request in all (base64 included); larger files go through the Files API (a URL).
 _INLINE = Limit(20_000_000 * 3 // 4, "20 MB per request, as base64; larger files go by URL (Files API)")
-
-
-def _wire_id(call_id: str) -> str | None:
-    """The call id Gemini gave; ``None`` for one the adapter made up."""
-    return None if not call_id or call_id.startswith(CALL_ID_PREFIX) else call_id
-
-
-def _result(m: Message) -> dict[str, Any]:
-    """A tool result as the JSON object ``function_response`` takes."""
-    if m.is_error:
-        return {"error": m.text}
-    try:
-        value: Any = json.loads(m.text)
-    except ValueError:
-        value = m.text
-    return cast("dict[str, Any]", value) if isinstance(value, dict) else {"result": value}
-
-
-# --- response -------------------------------------------------------------------------------------
-
-
-def parse_response(
-    raw: types.GenerateContentResponse, signatures: dict[str, bytes] | None = None
-) -> Response:
-    """A ``GenerateContentResponse`` as a neutral ``Response`` (its first candidate).
-
-    Args:
-        raw: the SDK's answer.
-        signatures: filled with the thought signature of each function call, by call id.
-
-    Raises:
-        ProviderError: Gemini blocked the prompt or the answer (not retryable: the same content
-            would be blocked again), or produced an invalid function call (retryable).
-    """
-    state = StreamState()
-    state.feed(raw)
-    if signatures is not None:
-        signatures.update(state.signatures)
-    return state.result()
-
-
-class StreamState:
-    """The chunks of one answer (a whole answer is one chunk): ``feed`` each, then ``result()``."""
-
-    def __init__(self) -> None:
-        self.texts: list[str] = []
-        self.calls: list[ToolCall] = []
-        self.signatures: dict[str, bytes] = {}
-        self.usage = Usage()
-        self.finish: str | None = None
-        self.model: str | None = None
-
-    def feed(self, chunk: types.GenerateContentResponse) -> list[StreamItem]:
-        """Take one chunk; the deltas it adds (text, and each function call's arguments whole).
-
-        Raises:
-            ProviderError: as ``parse_response``.
-        """
-        if (u := chunk.usage_metadata) is not None:  # a running total; thinking is billed as output
-            output = (u.candidates_token_count or 0) + (u.thoughts_token_count or 0)
-            # cached_content_token_count is the part of the prompt read from the cache.
-            self.usage = Usage(u.prompt_token_count or 0, output, 0, u.cached_content_token_count or 0)
-        self.model = chunk.model_version or self.model
-        if not chunk.candidates:
-            if (feedback := chunk.prompt_feedback) is not None and feedback.block_reason is not None:
-                why = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
-                raise _blocked(
-                    f"Gemini blocked the prompt (block reason {feedback.block_reason.value}{why}).", feedback
-                )
-            return []
-        candidate = chunk.candidates[0]
-        delta = ""
-        out: list[StreamItem] = []
-        for part in (candidate.content.parts if candidate.content else None) or ():
-            if (fc := part.function_call) is not None:
-                call = ToolCall(
-                    fc.name or "", dict(fc.args or {}), fc.id or CALL_ID_PREFIX + uuid.uuid4().hex[:16]
-                )
-                out.append(ToolCallDelta(len(self.calls), call.name, json.dumps(call.arguments)))
-                self.calls.append(call)
-                if part.thought_signature:
-                    self.signatures[call.id] = part.thought_signature
-            elif part.text and not part.thought:  # a thought summary is not the answer
-                delta += part.text
-        if candidate.finish_reason is not None:
-            self._finish(candidate, candidate.finish_reason.value)
-        self.texts.append(delta)
-        return [delta, *out] if delta else out
-
-    def _finish(self, candidate: types.Candidate, reason: str) -> None:
-        why = f": {snippet(candidate.finish_message, 300)}" if candidate.finish_message else ""
-        if reason in _BLOCKED:
-            raise _blocked(
-                f"Gemini blocked the answer (finish reason {reason}: {_BLOCKED[reason]}){why}. Rephrase the "
-                "prompt, or pass extra={'safety_settings': [...]} where a safety threshold applies.",
-                candidate,
-            )
-        if reason in _RESAMPLE:
-            message = f"Gemini produced an invalid function call (finish reason {reason}){why}."
-            raise ProviderError(message, provider=PROVIDER, retryable=True)
-        self.finish = _FINISH.get(reason, reason.lower())
-
-    def ended(self) -> None:
-        """Raise unless a candidate with a finish reason arrived: a stream cut short is no answer.
-
-        Raises:
-            ProviderError: (retryable) the stream ended before Gemini's final candidate.
-        """
-        if self.finish is None:
-            raise ended_early(PROVIDER, "a candidate with a finish reason")
-
-    def result(self) -> Response:
-        """The whole answer: the joined text, tool calls, the last usage total, the finish reason."""
-        finish = "tool_calls" if self.calls and self.finish == "stop" else self.finish
-        return Response("".join(self.texts), tuple(self.calls), self.usage, finish, self.model)
-
-
-def _whole(raw: types.GenerateContentResponse, state: StreamState) -> StreamState:
-    """*state* fed with a whole (not streamed) answer, which holds a candidate unless blocked.
-
-    Raises:
-        ProviderError: blocked (as ``parse_response``), or no candidate at all (retryable).
-    """
-    state.feed(raw)
-    if not raw.candidates:
-        raise malformed(PROVIDER, "an answer without candidates")
-    return state
-
-
-def _blocked(message: str, detail: pydantic.BaseModel) -> ProviderError:
-    return ProviderError(message, provider=PROVIDER, body=detail.model_dump(mode="json", exclude_none=True))
 
 
 # --- batch jobs (batch mode, inlined requests) ---------------------------------------------------
@@ -502,13 +219,13 @@ class GeminiAdapter(Adapter):
             output_mode="native", schema_dialect="gemini", compatible_endpoint=not own, inline_limit=_INLINE
         )
 
-    def kwargs(self, request: Request, settings: Settings) -> dict[str, Any]:
-        """The ``generate_content`` keyword arguments for *request*."""
+    def kwargs(self, request: Request, settings: Settings, *, raw: bool = False) -> dict[str, Any]:
+        """The ``generate_content`` keyword arguments for *request* (with *raw*, asking for the raw body)."""
         ids = [c.id for m in request.messages for c in m.tool_calls]
         with self._lock:
             known = {i: self._signatures[i] for i in ids if i in self._signatures}
             split = (settings.gemini_base_url or DEFAULT_BASE_URL, request.model) in self._split
-        return build_request(request, known, split=split)
+        return build_request(request, known, split=split, raw=raw)
 
     def client(self, settings: Settings) -> genai.Client:
         """The shared client for these credentials, base URL and timeout; its ``.aio`` serves async
@@ -528,26 +245,29 @@ class GeminiAdapter(Adapter):
                 retry_options=types.HttpRetryOptions(attempts=1),  # also ends aiohttp's own silent retry
             )
             digest = hashlib.sha256(key.get_secret_value().encode()).hexdigest()  # the registry holds no key
-            if len(self._options) >= _CONFIGS_KEPT:
+            if len(self._options) >= wire.CACHE_KEPT:
                 self._options.clear()
             built = self._options[known] = (digest, options)
         digest, options = built
         build = lambda: genai.Client(api_key=key.get_secret_value(), vertexai=False, http_options=options)  # noqa: E731
         return _registry.client((PROVIDER, digest, base_url, settings.timeout), build)
 
-    # The SDK's ``contents`` union names PIL.Image, unknown without Pillow: hence the ignores below.
+    # A whole answer comes as its raw body (``wire.read``); one cut at the per-request token limit
+    # is asked for the rest until it ends (``wire.then``), as the SDK would do itself.
 
     def send(self, request: Request, settings: Settings) -> Response:
-        kwargs, client, state = self.kwargs(request, settings), self.client(settings), StreamState()
+        kwargs, client, state = self.kwargs(request, settings, raw=True), self.client(settings), StreamState()
         with self._watch(request, settings):
-            raw = _models(client).generate_content(**kwargs)
-        return self._done(_whole(raw, state))
+            while kwargs:
+                kwargs = wire.then(state, kwargs, _models(client).generate_content(**kwargs))
+        return self._done(state)
 
     async def asend(self, request: Request, settings: Settings) -> Response:
-        kwargs, client, state = self.kwargs(request, settings), self.client(settings), StreamState()
+        kwargs, client, state = self.kwargs(request, settings, raw=True), self.client(settings), StreamState()
         with self._watch(request, settings):
-            raw = await _models(client.aio).generate_content(**kwargs)
-        return self._done(_whole(raw, state))
+            while kwargs:
+                kwargs = wire.then(state, kwargs, await _models(client.aio).generate_content(**kwargs))
+        return self._done(state)
 
     def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
         kwargs, client, state = self.kwargs(request, settings), self.client(settings), StreamState()

@@ -915,7 +915,8 @@ def test_wire_contents() -> None:
         Message("user", "Well?"),
     ]
 
-    wire = [c.model_dump(mode="json", exclude_none=True) for c in adapter.wire_contents(messages, sign=False)]
+    contents = adapter.wire_contents(messages, sign=False)
+    wire = [types.Content.model_validate(c).model_dump(mode="json", exclude_none=True) for c in contents]
 
     assert wire == [
         {"role": "user", "parts": [{"text": "Hi"}]},
