@@ -85,7 +85,11 @@ def build_request(
             tools = False
         else:
             schema = None
-    contents = wire_contents(request.messages, signatures, sign=is_current(request.model))
+    first = request.messages[0] if len(request.messages) == 1 else None
+    if first is not None and first.role == "user" and isinstance(first.content, str) and first.content:
+        contents: Contents | str = first.content  # the SDK's cheapest form of one user text
+    else:
+        contents = wire_contents(request.messages, signatures, sign=is_current(request.model))
     return {"model": request.model, "contents": contents, "config": _config(request, tools, schema)[raw]}
 
 
@@ -122,8 +126,8 @@ def _validate_config(
     request: Request, tools: bool, schema: dict[str, Any] | None
 ) -> types.GenerateContentConfig:
     config: dict[str, Any] = {"automatic_function_calling": {"disable": True}}
-    if request.system:
-        config["system_instruction"] = request.system
+    if request.system:  # as the SDK makes a Content of the string itself (on every call)
+        config["system_instruction"] = types.Content(role="user", parts=[types.Part(text=request.system)])
     if request.temperature is not None:
         config["temperature"] = request.temperature
     if request.max_tokens is not None:

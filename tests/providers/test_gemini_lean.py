@@ -143,13 +143,19 @@ def gemini(server: FakeServer) -> Iterator[FakeServer]:
 
 
 def _sdk_form(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every ``generate_content`` gets typed ``Content``s and a config without the raw body, so the
-    SDK builds its own response objects (and follows continuations itself), as before the lean path."""
+    """Every ``generate_content`` gets the SDK's full form, as before the lean path: typed
+    ``Content``s, the system instruction as a string, and a config without the raw body, so the
+    SDK builds its own response objects (and follows continuations itself)."""
 
     def typed(kwargs: dict[str, Any]) -> dict[str, Any]:
-        contents = [types.Content.model_validate(c) for c in kwargs["contents"]]
-        config = kwargs["config"].model_copy(update={"should_return_http_response": None})
-        return kwargs | {"contents": contents, "config": config}
+        given = kwargs["contents"]
+        given = [{"role": "user", "parts": [{"text": given}]}] if isinstance(given, str) else given
+        config: types.GenerateContentConfig = kwargs["config"]
+        update: dict[str, Any] = {"should_return_http_response": None}
+        if isinstance(system := config.system_instruction, types.Content):
+            update["system_instruction"] = "".join(p.text or "" for p in system.parts or ())
+        contents = [types.Content.model_validate(c) for c in given]
+        return kwargs | {"contents": contents, "config": config.model_copy(update=update)}
 
     sync, coro = models.Models.generate_content, models.AsyncModels.generate_content
 
