@@ -15,6 +15,10 @@ Wire specifics handled here:
   for one that refused once (``UnsupportedFeature``, then the call is planned again), tool turns go
   without the schema and the turn that allows no tool calls (``tool_choice="none"``) goes with the
   schema and no declarations.
+
+The translation lives in ``_gemini_wire`` (the request, and the answer read from its raw body) and
+``_gemini_batch`` (batch mode); this module holds the client, the calls, errors and the adapter's
+memory (signatures, refused combinations).
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ from . import (
     require_key,
 )
 from . import _gemini_wire as wire
+from ._gemini_batch import batch_request, batch_state, parse_batch_results
 from ._gemini_wire import (
     CALL_ID_PREFIX,
     SKIP_SIGNATURE,
@@ -92,49 +97,6 @@ _TRANSIENT = frozenset(
 # ai.google.dev/gemini-api/docs/image-understanding and document-processing: inline data up to
 # 20 MB per request in all (base64 included); larger files go through the Files API (a URL).
 _INLINE = Limit(20_000_000 * 3 // 4, "20 MB per request, as base64; larger files go by URL (Files API)")
-
-
-# --- batch jobs (batch mode, inlined requests) ---------------------------------------------------
-
-BATCH_KEY = "alloy_key"
-"""The metadata entry of each inlined request that carries its key."""
-_BATCH_ENDED = frozenset(
-    {"JOB_STATE_SUCCEEDED", "JOB_STATE_PARTIALLY_SUCCEEDED", "JOB_STATE_FAILED"}
-    | {"JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
-)
-
-
-def batch_request(key: str, request: Request) -> types.InlinedRequest:
-    """One inlined request of a batch: ``generate_content``'s arguments for *request*, keyed."""
-    kwargs = build_request(request)
-    return types.InlinedRequest(**kwargs, metadata={BATCH_KEY: key})
-
-
-def batch_state(job: types.BatchJob) -> BatchState:
-    """A ``BatchJob`` as a neutral ``BatchState`` (the Developer API reports no per-request counts)."""
-    status = job.state.value if job.state is not None else "JOB_STATE_UNSPECIFIED"
-    return BatchState(status, status in _BATCH_ENDED)
-
-
-def parse_batch_results(job: types.BatchJob, keys: Sequence[str] = ()) -> Iterator[BatchItem]:
-    """The inlined responses of a finished job, parsed as live answers are.
-
-    Each carries its key in its metadata; one without is matched by position (responses come in
-    request order), using *keys* where given.
-    """
-    responses = (job.dest.inlined_responses if job.dest else None) or []
-    for i, item in enumerate(responses):
-        key = (item.metadata or {}).get(BATCH_KEY) or (keys[i] if i < len(keys) else str(i))
-        if item.response is not None and item.error is None:
-            try:
-                yield key, parse_response(item.response)
-            except ProviderError as exc:
-                yield key, exc
-            continue
-        error = item.error or types.JobError(message="no response")
-        message = f"batch request {key} failed: {snippet(error.message or error.code, 300)}"
-        status = error.code if error.code and error.code >= 400 else None
-        yield key, ProviderError(message, provider=PROVIDER, status_code=status, retryable=True)
 
 
 # --- errors ---------------------------------------------------------------------------------------
