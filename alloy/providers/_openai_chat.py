@@ -2,15 +2,15 @@
 
 ``chat_kwargs`` builds the ``client.chat.completions.create`` keyword arguments from a neutral
 ``Request``; ``parse_chat`` reads a completion (its bytes, or the SDK's object) through the lean
-model ``Chat``; ``ChatStream`` turns the streamed chunks into deltas and the final ``Response``.
+model ``Chat``; ``ChatStream`` reads the streamed chunks (each through the lean model ``Chunk``,
+from their JSON or the SDK's objects) into deltas and the final ``Response``.
 """
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
-from openai.types.chat import ChatCompletion, ChatCompletionChunk
-from openai.types.completion_usage import CompletionUsage
+from openai.types.chat import ChatCompletion
 
 from .._errors import ConfigurationError, malformed
 from .._messages import Message, Request, Response, Usage
@@ -147,7 +147,7 @@ class Chat(wire.Fields):
     model: str | None = None
 
 
-def chat_usage(u: CompletionUsage | ChatUsage | None) -> Usage:
+def chat_usage(u: ChatUsage | None) -> Usage:
     """Chat Completions usage; cached tokens from ``prompt_tokens_details`` (part of the prompt tokens)."""
     if u is None:
         return Usage()
@@ -176,6 +176,35 @@ def parse_chat(raw: ChatCompletion | Chat | bytes) -> Response:
 # --- the stream -----------------------------------------------------------------------------------
 
 
+class ChunkFunction(wire.Fields):
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ChunkToolCall(wire.Fields):
+    index: int
+    id: str | None = None
+    function: ChunkFunction | None = None
+
+
+class ChunkDelta(wire.Fields):
+    content: str | None = None
+    tool_calls: list[ChunkToolCall] | None = None
+
+
+class ChunkChoice(wire.Fields):
+    delta: ChunkDelta = ChunkDelta()
+    finish_reason: str | None = None
+
+
+class Chunk(wire.Fields):
+    """A streamed chunk: the first choice's delta and finish reason, the usage (last chunk), the model."""
+
+    choices: list[ChunkChoice]  # required: without it the event is not a chunk
+    usage: ChatUsage | None = None
+    model: str | None = None
+
+
 class ChatStream(wire.Deltas):
     """One streamed completion: ``feed`` each chunk, then ``result()``.
 
@@ -184,14 +213,20 @@ class ChatStream(wire.Deltas):
     """
 
     def feed(self, event: object) -> list[StreamItem]:
-        """The deltas in *event* (a ``ChatCompletionChunk``): its text, and pieces of tool-call arguments."""
-        event = cast(ChatCompletionChunk, event)
+        """The deltas in *event* (a chunk's JSON, or the SDK's ``ChatCompletionChunk``): its text,
+        and pieces of tool-call arguments.
+
+        Raises:
+            pydantic.ValidationError: the event is not a chunk (``reading_stream`` makes it a
+                retryable ``ProviderError``).
+        """
+        chunk = Chunk.model_validate(event)
         f = self.final
-        choice = event.choices[0] if event.choices else None
-        usage = chat_usage(event.usage) if event.usage else f.usage
+        choice = chunk.choices[0] if chunk.choices else None
+        usage = chat_usage(chunk.usage) if chunk.usage else f.usage
         finish = (choice.finish_reason if choice else None) or f.finish_reason
         self.done = self.done or finish is not None
-        self.final = Response(usage=usage, finish_reason=finish, model=event.model or f.model)
+        self.final = Response(usage=usage, finish_reason=finish, model=chunk.model or f.model)
         out: list[StreamItem] = []
         if choice is None:
             return out

@@ -2,27 +2,17 @@
 
 ``responses_kwargs`` builds the ``client.responses.create`` keyword arguments from a neutral
 ``Request``; ``parse_responses`` reads a response (its bytes, or the SDK's object) through the
-lean model ``Responses``; ``ResponsesStream`` turns the streamed events into deltas and the final
-``Response`` (the completed event holds the whole answer).
+lean model ``Responses``; ``ResponsesStream`` reads the streamed events of the kinds Alloy uses
+(each through the lean model ``Event``, from their JSON or the SDK's objects) into deltas and the
+final ``Response`` (the completed event holds the whole answer).
 """
 
 from __future__ import annotations
 
 from typing import Any, cast
 
+import pydantic
 from openai.types.responses import Response as OpenAIResponse
-from openai.types.responses import (
-    ResponseCompletedEvent,
-    ResponseErrorEvent,
-    ResponseFailedEvent,
-    ResponseFunctionCallArgumentsDeltaEvent,
-    ResponseIncompleteEvent,
-    ResponseOutputItemAddedEvent,
-    ResponseRefusalDeltaEvent,
-    ResponseStreamEvent,
-    ResponseTextDeltaEvent,
-    ResponseUsage,
-)
 
 from .._errors import ProviderError, snippet
 from .._messages import Message, Request, Response, ToolCall, Usage
@@ -143,7 +133,7 @@ class Responses(wire.Fields):
     model: str | None = None
 
 
-def responses_usage(u: ResponseUsage | ResponsesUsage | None) -> Usage:
+def responses_usage(u: ResponsesUsage | None) -> Usage:
     """Responses API usage; cached tokens from ``input_tokens_details`` (part of the input tokens)."""
     if u is None:
         return Usage()
@@ -181,6 +171,63 @@ def parse_responses(
 # --- the stream -----------------------------------------------------------------------------------
 
 
+class AddedItem(wire.Fields):
+    type: str = ""
+    id: str | None = None
+    call_id: str = ""
+    name: str = ""
+    arguments: str = ""
+
+
+class Event(wire.Fields):
+    """A streamed event of a kind Alloy reads, with the fields of that kind (the others stay empty)."""
+
+    type: str
+    delta: str = ""  # text, refusal and function-call-arguments deltas
+    item_id: str = ""  # function-call-arguments deltas
+    item: AddedItem | None = None  # output_item.added
+    response: Any = None  # completed, incomplete, failed: read by kind (``Responses``, ``Failed``)
+    message: str | None = None  # error
+
+
+class Failure(wire.Fields):
+    message: str | None = None
+
+
+class Failed(wire.Fields):
+    """The response of a ``response.failed`` event: why it failed."""
+
+    error: Failure | None = None
+
+
+_TEXT = frozenset({"response.output_text.delta", "response.refusal.delta"})
+_DONE = frozenset({"response.completed", "response.incomplete"})
+_READ = (
+    _TEXT
+    | _DONE
+    | {
+        "response.output_item.added",
+        "response.function_call_arguments.delta",
+        "response.failed",
+        "error",
+    }
+)
+
+
+def _kind(event: object) -> object:
+    """An event's ``type``, before it is validated: the other kinds need not be read at all.
+
+    Raises:
+        TypeError: the event is not a JSON object (``reading_stream`` makes it a retryable
+            ``ProviderError``).
+    """
+    if isinstance(event, dict):
+        return cast("dict[str, object]", event).get("type")
+    if isinstance(event, pydantic.BaseModel):  # the SDK's event object (the SDK path)
+        return getattr(event, "type", None)
+    raise TypeError(f"a stream event is not a JSON object: {snippet(repr(event))}")
+
+
 class ResponsesStream(wire.Deltas):
     """One streamed response: ``feed`` each event, then ``result()``.
 
@@ -193,30 +240,37 @@ class ResponsesStream(wire.Deltas):
         self.cap = max_output_tokens
 
     def feed(self, event: object) -> list[StreamItem]:
-        """The deltas in *event* (a ``ResponseStreamEvent``): its text, and pieces of tool-call arguments.
+        """The deltas in *event* (an event's JSON, or the SDK's event object): its text, and pieces
+        of tool-call arguments. Kinds Alloy does not read are skipped unvalidated.
 
         Raises:
             ProviderError: the stream reported a failure.
+            pydantic.ValidationError: the event is not of its kind's shape (``reading_stream``
+                makes it a retryable ``ProviderError``).
         """
-        event = cast(ResponseStreamEvent, event)
+        kind = _kind(event)
+        if kind not in _READ:
+            return []
+        e = Event.model_validate(event)
         out: list[StreamItem] = []
-        if isinstance(event, ResponseTextDeltaEvent | ResponseRefusalDeltaEvent):
-            if event.delta:
-                self.parts.append(event.delta)
-                out.append(event.delta)
-        elif isinstance(event, ResponseOutputItemAddedEvent) and event.item.type == "function_call":
-            item = event.item
+        if kind in _TEXT:
+            if e.delta:
+                self.parts.append(e.delta)
+                out.append(e.delta)
+        elif kind == "response.output_item.added":
+            if (item := e.item) is None or item.type != "function_call":
+                return out
             self.calls[item.id or item.call_id] = (len(self.calls), item.call_id, item.name, [])
             if item.arguments:
                 out.append(self.piece(item.id or item.call_id, item.arguments))
-        elif isinstance(event, ResponseFunctionCallArgumentsDeltaEvent) and event.item_id in self.calls:
-            if event.delta:
-                out.append(self.piece(event.item_id, event.delta))
-        elif isinstance(event, ResponseCompletedEvent | ResponseIncompleteEvent):
-            self.final = parse_responses(event.response, self.cap)
+        elif kind == "response.function_call_arguments.delta" and e.item_id in self.calls:
+            if e.delta:
+                out.append(self.piece(e.item_id, e.delta))
+        elif kind in _DONE:
+            self.final = parse_responses(wire.lean(Responses, e.response), self.cap)
             self.done = True
-        elif isinstance(event, ResponseFailedEvent | ResponseErrorEvent):
-            error = event.response.error if isinstance(event, ResponseFailedEvent) else event
+        elif kind == "response.failed" or kind == "error":
+            error = wire.lean(Failed, e.response).error if kind == "response.failed" else e
             raise ProviderError(
                 snippet(error.message if error else "the response failed", 300), provider=wire.PROVIDER
             )

@@ -45,10 +45,10 @@ _FIRST: dict[Api, tuple[str, ...]] = {
 }
 
 
-def body(api: Api, kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The JSON body ``create(**kwargs, stream=False)`` sends, key for key and in its order."""
+def body(api: Api, kwargs: Mapping[str, Any], *, stream: bool = False) -> dict[str, Any]:
+    """The JSON body ``create(**kwargs, stream=stream)`` sends, key for key and in its order."""
     first = _FIRST[api]
-    sent = {k: False if k == "stream" else kwargs[k] for k in first if k == "stream" or k in kwargs}
+    sent = {k: stream if k == "stream" else kwargs[k] for k in first if k == "stream" or k in kwargs}
     sent.update((k, kwargs[k]) for k in sorted(kwargs) if k not in first and k != "extra_body")
     return sent | dict(kwargs.get("extra_body") or {})
 

@@ -18,9 +18,8 @@ from urllib.parse import urlsplit
 
 import openai
 from openai import AsyncStream, RequestOptions, Stream
-from openai.types.chat import ChatCompletion, ChatCompletionChunk, ChatCompletionStreamOptionsParam
+from openai.types.chat import ChatCompletion, ChatCompletionStreamOptionsParam
 from openai.types.responses import Response as OpenAIResponse
-from openai.types.responses import ResponseStreamEvent
 from pydantic import SecretStr
 
 from .. import _registry
@@ -93,6 +92,33 @@ _INLINE = Limit(50_000_000, "50 MB of files and images per request")
 
 def _stream_state(api: Api, kwargs: Mapping[str, Any]) -> wire.Deltas:
     return ResponsesStream(kwargs.get("max_output_tokens")) if api == "responses" else ChatStream()
+
+
+def _call(
+    client: openai.OpenAI | openai.AsyncOpenAI, api: Api, kwargs: dict[str, Any], *, stream: bool
+) -> Any:
+    """The one SDK call for *kwargs* (a coroutine on the async client).
+
+    The lean path (``_openai_wire``): the SDK client's public ``post`` with the body Alloy built,
+    giving the answer's bytes, or a ``Stream`` of each event's decoded JSON (the SDK's own SSE
+    decoding, ``[DONE]`` and error-event handling), which the lean models read. ``create``, giving
+    the SDK's objects, only for keywords that are not part of the body (``SDK_ONLY``).
+    """
+    if stream and api == "chat":
+        kwargs = {**kwargs, "stream_options": _USAGE}
+    if not wire.SDK_ONLY.isdisjoint(kwargs):
+        create = client.responses.create if api == "responses" else client.chat.completions.create
+        return create(**kwargs, stream=stream)
+    path, body = wire.PATH[api], wire.body(api, kwargs, stream=stream)
+    if not stream:
+        return client.post(path, body=body, cast_to=bytes, options=_BEARER)
+    if isinstance(client, openai.AsyncOpenAI):
+        return client.post(
+            path, body=body, cast_to=object, options=_BEARER, stream=True, stream_cls=AsyncStream[object]
+        )
+    return client.post(
+        path, body=body, cast_to=object, options=_BEARER, stream=True, stream_cls=Stream[object]
+    )
 
 
 # --- the adapter ----------------------------------------------------------------------------------
@@ -187,35 +213,18 @@ class OpenAIAdapter(Adapter):
         key, args = self._client_args(settings)
         return _registry.client(key, lambda: openai.AsyncOpenAI(**_unwrapped(args)), is_async=True)
 
-    # Non-streaming calls take the lean path (``_openai_wire``): the SDK client's public ``post``
-    # with the body Alloy built, the answer's bytes read into the few fields Alloy uses.
+    # Every call, streamed or not, takes the lean path (``_call``).
 
     def send(self, request: Request, settings: Settings) -> Response:
         api, kwargs = self.kwargs(request, settings)
-        client = self.client(settings)
         with self._refused(settings, kwargs):
-            if wire.SDK_ONLY.isdisjoint(kwargs):
-                raw: bytes | OpenAIResponse | ChatCompletion = client.post(
-                    wire.PATH[api], body=wire.body(api, kwargs), cast_to=bytes, options=_BEARER
-                )
-            elif api == "responses":
-                raw = client.responses.create(**kwargs, stream=False)
-            else:
-                raw = client.chat.completions.create(**kwargs, stream=False)
+            raw = _call(self.client(settings), api, kwargs, stream=False)
         return self._parsed(api, raw, kwargs)
 
     async def asend(self, request: Request, settings: Settings) -> Response:
         api, kwargs = self.kwargs(request, settings)
-        client = self.async_client(settings)
         with self._refused(settings, kwargs):
-            if wire.SDK_ONLY.isdisjoint(kwargs):
-                raw: bytes | OpenAIResponse | ChatCompletion = await client.post(
-                    wire.PATH[api], body=wire.body(api, kwargs), cast_to=bytes, options=_BEARER
-                )
-            elif api == "responses":
-                raw = await client.responses.create(**kwargs, stream=False)
-            else:
-                raw = await client.chat.completions.create(**kwargs, stream=False)
+            raw = await _call(self.async_client(settings), api, kwargs, stream=False)
         return self._parsed(api, raw, kwargs)
 
     @staticmethod
@@ -228,13 +237,9 @@ class OpenAIAdapter(Adapter):
 
     def stream(self, request: Request, settings: Settings) -> Iterator[StreamItem]:
         api, kwargs = self.kwargs(request, settings)
-        client, state = self.client(settings), _stream_state(api, kwargs)
+        state = _stream_state(api, kwargs)
         with self._refused(settings, kwargs):
-            events: Stream[ResponseStreamEvent] | Stream[ChatCompletionChunk] = (
-                client.responses.create(**kwargs, stream=True)
-                if api == "responses"
-                else client.chat.completions.create(**kwargs, stream=True, stream_options=_USAGE)
-            )
+            events: Stream[Any] = _call(self.client(settings), api, kwargs, stream=True)
         with reading_stream(_PROVIDER), events:
             for event in events:
                 yield from state.feed(event)
@@ -242,13 +247,9 @@ class OpenAIAdapter(Adapter):
 
     async def astream(self, request: Request, settings: Settings) -> AsyncIterator[StreamItem]:
         api, kwargs = self.kwargs(request, settings)
-        client, state = self.async_client(settings), _stream_state(api, kwargs)
+        state = _stream_state(api, kwargs)
         with self._refused(settings, kwargs):
-            events: AsyncStream[ResponseStreamEvent] | AsyncStream[ChatCompletionChunk] = (
-                await client.responses.create(**kwargs, stream=True)
-                if api == "responses"
-                else await client.chat.completions.create(**kwargs, stream=True, stream_options=_USAGE)
-            )
+            events: AsyncStream[Any] = await _call(self.async_client(settings), api, kwargs, stream=True)
         with reading_stream(_PROVIDER):
             async with events:
                 async for event in events:

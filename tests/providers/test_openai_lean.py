@@ -1,14 +1,17 @@
-"""OpenAI's lean send path against the SDK's own ``create``: the same bytes on the wire, the same answers.
+"""OpenAI's lean path against the SDK's own ``create``: the same bytes on the wire, the same answers.
 
-Each case runs once through the lean path (``client.post`` with Alloy's body) and once with the
-SDK's ``create`` forced; the fake server must see byte-identical bodies, the same path and the
-same auth header, and the call must return the same value.
+Each case runs once through the lean path (``client.post`` with Alloy's body; streamed events
+read from their JSON) and once with the SDK's ``create`` forced; the fake server must see
+byte-identical bodies, the same path and the same auth header, and the call must return the same
+value (for a stream: the same items, in the same order, or the same error).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import openai
@@ -18,8 +21,9 @@ from pydantic import BaseModel
 from alloy import ProviderError, ask, command, override, tool
 from alloy.providers import _openai_wire as wire
 
-from .server import FakeServer, Reply
-from .test_openai import KEY, Api, reply
+from .server import FakeServer, Reply, sse
+from .streams import WIRES, Wire, pieces, tool_turn
+from .test_openai import KEY, Api, chat_stream, reply, responses_stream
 
 
 class City(BaseModel):
@@ -36,6 +40,11 @@ def stock(sku: str) -> int:
 @command(output=City, system="Answer with the city.")
 def city(country: str) -> str:
     return f"The capital of {country}?"
+
+
+@command(output=list[City])
+def cities() -> str:
+    return "Two cities of France?"
 
 
 CITY = '{"name": "Paris", "population": null}'
@@ -59,6 +68,66 @@ CASES: list[Case] = [
 ]
 
 
+def streamed(api: Api, deltas: list[str]) -> Reply:
+    return chat_stream(deltas) if api == "chat" else responses_stream(deltas)
+
+
+def wire_of(api: Api) -> Wire:
+    return next(w for w in WIRES if w.name == f"openai-{api}")
+
+
+def _collect(values: AsyncIterator[Any]) -> list[Any]:
+    async def run() -> list[Any]:
+        return [v async for v in values]
+
+    return asyncio.run(run())
+
+
+CITIES = json.dumps({"value": [json.loads(CITY), {"name": "Lyon", "population": 500000}]})
+STREAM_CASES: list[Case] = [
+    (
+        "stream-text",
+        lambda: list(ask.stream("Hi")),
+        lambda api: [streamed(api, ["Hel", "lo, ", "wor", "ld."])],
+    ),
+    (
+        "stream-settings-and-extra",
+        lambda: list(
+            ask.stream("Hi", temperature=0.3, max_tokens=50, extra={"seed": 7, "custom_field": {"a": [1]}})
+        ),
+        lambda api: [streamed(api, ["o", "k"])],
+    ),
+    (
+        "stream-partial",
+        lambda: list(city.stream_partial("France")),
+        lambda api: [streamed(api, pieces(json.loads(CITY)))],
+    ),
+    (
+        "stream-items",
+        lambda: list(cities.stream_items()),
+        lambda api: [streamed(api, pieces(json.loads(CITIES), 5))],
+    ),
+    (
+        "stream-tool-argument-deltas",
+        lambda: list(ask.stream_partial("How many A1?", output=City, tools=[stock])),
+        lambda api: [
+            tool_turn(wire_of(api), "stock", {"sku": "A1"}),
+            streamed(api, pieces(json.loads(CITY))),
+        ],
+    ),
+    (
+        "stream-unicode",
+        lambda: list(ask.stream("Grüße, 東京 — “quotes”")),
+        lambda api: [streamed(api, ["ja", " – 是"])],
+    ),
+    (
+        "stream-async",
+        lambda: _collect(ask.stream_partial_async("The capital of France?", output=City)),
+        lambda api: [streamed(api, pieces(json.loads(CITY)))],
+    ),
+]
+
+
 @pytest.fixture(params=["chat", "responses"])
 def api(request: pytest.FixtureRequest) -> Api:
     return request.param
@@ -79,7 +148,9 @@ def _sdk_path(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.mark.usefixtures("use")
-@pytest.mark.parametrize(("name", "call", "replies"), CASES, ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("name", "call", "replies"), CASES + STREAM_CASES, ids=[c[0] for c in CASES + STREAM_CASES]
+)
 def test_lean_and_sdk_paths_send_identical_bytes(
     server: FakeServer,
     api: Api,
@@ -88,7 +159,8 @@ def test_lean_and_sdk_paths_send_identical_bytes(
     call: Callable[[], Any],
     replies: Callable[[Api], list[Reply]],
 ) -> None:
-    """The lean path's requests are the SDK's, byte for byte, and give the same answer."""
+    """The lean path's requests are the SDK's, byte for byte, and give the same answer (a stream:
+    the same items in the same order)."""
     server.replies += replies(api)
     lean = call()
     lean_requests = list(server.requests)
@@ -101,9 +173,11 @@ def test_lean_and_sdk_paths_send_identical_bytes(
     assert lean == sdk
     assert [r.body for r in lean_requests] == [r.body for r in server.requests]
     assert [r.path for r in lean_requests] == [r.path for r in server.requests]
+    assert all(r.json["stream"] is name.startswith("stream-") for r in lean_requests)
     for mine, theirs in zip(lean_requests, server.requests, strict=True):
         assert mine.headers["authorization"] == theirs.headers["authorization"] == f"Bearer {KEY}"
         assert mine.headers.get("content-type") == theirs.headers.get("content-type")
+        assert mine.headers.get("accept") == theirs.headers.get("accept")
 
 
 @pytest.mark.usefixtures("use")
@@ -149,5 +223,73 @@ def test_body_key_order_follows_the_sdk() -> None:
         "aa",
     ]
     assert wire.body("chat", kwargs)["stream"] is False
+    assert wire.body("chat", kwargs, stream=True)["stream"] is True
     kwargs = {"input": [], "model": "m", "instructions": "x"}
     assert list(wire.body("responses", kwargs)) == ["model", "stream", "input", "instructions"]
+
+
+def _failure(api: Api) -> Reply:
+    """A stream that reports a failure after a first delta."""
+    if api == "chat":
+        base = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4.1-mini"}
+        first = {**base, "choices": [{"index": 0, "delta": {"content": "Hel"}}]}
+        return sse(first, {"error": {"message": "overloaded: boom", "type": "server_error"}})
+    response: dict[str, Any] = {"id": "r", "object": "response", "status": "failed", "output": []}
+    failed = {**response, "error": {"code": "server_error", "message": "the model crashed: boom"}}
+    return sse(
+        (
+            "response.output_text.delta",
+            {"type": "response.output_text.delta", "item_id": "m", "delta": "Hel"},
+        ),
+        ("response.failed", {"type": "response.failed", "response": failed}),
+        named=True,
+    )
+
+
+# A bad event after the first delta, per API: not JSON, not an object, not of its kind's shape.
+BAD: dict[str, dict[Api, bytes]] = {
+    "not-json": {"chat": b"data: {not json\n\n", "responses": b"data: {not json\n\n"},
+    "not-an-object": {"chat": b"data: [1, 2]\n\n", "responses": b"data: [1, 2]\n\n"},
+    "wrong-shape": {
+        "chat": b'data: {"choices": "none"}\n\n',
+        "responses": b'data: {"type": "response.completed", "response": {"status": "completed"}}\n\n',
+    },
+}
+
+
+def _fault(api: Api, fault: str) -> Reply:
+    if fault == "failure":
+        return _failure(api)
+    wire = wire_of(api)
+    if fault == "truncated":
+        return wire.truncated(["Hel", "lo"])
+    full = wire.text(["Hel", "lo"])
+    assert full.chunks is not None
+    at = wire.head + 1
+    return replace(full, chunks=[*full.chunks[:at], BAD[fault][api], *full.chunks[at:]])
+
+
+@pytest.mark.usefixtures("use")
+@pytest.mark.parametrize("fault", ["failure", *BAD, "truncated"])
+def test_stream_faults_end_the_same_on_both_paths(
+    server: FakeServer, api: Api, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    """A reported failure, a bad event and a stream without its end-of-answer event each end as the
+    same ProviderError on both paths, once a delta reached the caller (so not repeated)."""
+    errors: list[ProviderError] = []
+    for path in ("lean", "sdk"):
+        if path == "sdk":
+            _sdk_path(monkeypatch)
+        server.replies.append(_fault(api, fault))
+        seen: list[str] = []
+        with pytest.raises(ProviderError) as info:
+            for delta in ask.stream("Greet."):
+                seen.append(delta)
+        assert seen == (["Hel", "lo"] if fault == "truncated" else ["Hel"])
+        errors.append(info.value)
+    assert len(server.requests) == 2  # one each: a delta had reached the caller
+    lean, sdk = errors
+    assert (lean.retryable, lean.status_code) == (sdk.retryable, sdk.status_code)
+    assert lean.retryable is (fault != "failure")  # a reported failure is the provider's answer
+    if fault in ("failure", "truncated", "not-json"):
+        assert str(lean) == str(sdk)
