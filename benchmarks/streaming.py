@@ -11,6 +11,10 @@
    parsing and validating the whole answer once at the end. Linear cost shows as a flat
    microseconds-per-item column; a decoder that re-parsed everything per delta would grow ~10x per
    row.
+3. Client CPU per streamed call: 100 text deltas over the wire, Chat Completions and Responses,
+   the raw ``openai`` SDK iterating its own stream (joining ``delta.content`` / the text deltas)
+   against Alloy's ``ask.stream``, taking turns in blocks; the CPU of the calling thread only, so
+   the in-process server's threads are left out.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ import pydantic
 from alloy import _partial, ask, command, override
 from alloy.testing import ScriptedModel
 from tests.providers.server import FakeServer, Reply, sse
+from tests.providers.test_openai import chat_stream as chat_events
+from tests.providers.test_openai import responses_stream
 
 
 class Item(pydantic.BaseModel):
@@ -113,6 +119,46 @@ def decoder_cpu(n: int) -> dict[str, float]:
     return out
 
 
+def stream_cpu(api: str, rounds: int, block: int = 10, events: int = 100) -> tuple[float, float]:
+    """Client CPU per streamed call of *events* text deltas: (raw SDK, Alloy), in seconds."""
+    import openai
+
+    words = [f"word{i} " for i in range(events)]
+    reply = chat_events(words) if api == "chat" else responses_stream(words)
+    server = FakeServer().start()
+    server.handler = lambda _: reply
+    client = openai.OpenAI(api_key="sk-x", base_url=server.url + "/v1", max_retries=0)
+
+    def raw() -> str:
+        if api == "chat":
+            messages: Any = [{"role": "user", "content": "Greet."}]
+            chunks = client.chat.completions.create(
+                model="m", messages=messages, stream=True, stream_options={"include_usage": True}
+            )
+            return "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+        events_ = client.responses.create(model="m", input="Greet.", stream=True)
+        return "".join(e.delta for e in events_ if e.type == "response.output_text.delta")
+
+    def alloy() -> str:
+        return "".join(ask.stream("Greet."))
+
+    totals = [0.0, 0.0]
+    try:
+        with override(
+            model="openai:m", openai_base_url=server.url + "/v1", openai_api_key="sk-x", openai_api=api
+        ):
+            assert raw() == alloy() == "".join(words)  # warm-up, and the same answer
+            for _ in range(rounds):
+                for i, side in enumerate((raw, alloy)):
+                    start = time.thread_time()
+                    for _ in range(block):
+                        side()
+                    totals[i] += time.thread_time() - start
+    finally:
+        server.stop()
+    return totals[0] / (rounds * block), totals[1] / (rounds * block)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -127,6 +173,12 @@ def main() -> None:
         r = decoder_cpu(size)
         cells = [f"{r[k] * 1000:7.1f} ms {r[k] / size * 1e6:6.1f}" for k in ("partial", "items", "once")]
         print(f"  {size:5d} {int(r['deltas']):7d}   " + "    ".join(cells))
+    print("\nclient CPU per streamed call, 100 text deltas (the calling thread only)")
+    for api, name in (("chat", "Chat Completions"), ("responses", "Responses")):
+        raw, alloy = stream_cpu(api, 2 if quick else 10)
+        print(
+            f"  {name:16s}  raw SDK {raw * 1000:6.2f} ms   Alloy {alloy * 1000:6.2f} ms   {alloy / raw:4.2f}x"
+        )
 
 
 if __name__ == "__main__":
