@@ -255,9 +255,9 @@ def parse_response(raw: bytes | Answer | Message_) -> Response:
     return Response(text, tuple(calls), usage(raw.usage), finish(raw.stop_reason, text), raw.model)
 
 
-def usage(u: Any) -> Usage:
+def usage(u: Tokens) -> Usage:
     """Usage with the cache reads and writes, both also counted as input tokens (Anthropic counts
-    them apart; other providers do not). *u* is ``Tokens`` or the SDK's usage of a stream event."""
+    them apart; other providers do not)."""
     read, written = u.cache_read_input_tokens or 0, u.cache_creation_input_tokens or 0
     return Usage((u.input_tokens or 0) + read + written, u.output_tokens or 0, 0, read, written)
 
@@ -272,13 +272,16 @@ def finish(stop_reason: str | None, text: str) -> str | None:
     return _FINISH.get(stop_reason or "", stop_reason)
 
 
-# --- streamed answers ----------------------------------------------------------------------------------------
+# --- streamed answers ------------------------------------------------------------------------------
 
 
 class StreamState:
-    """Accumulates raw stream events into the final ``Response``; ``feed`` returns the deltas.
+    """Accumulates stream events into the final ``Response``; ``feed`` returns the deltas.
 
-    ``response()`` raises if the stream ended before ``message_stop``.
+    An event is the JSON object of one SSE event, as the lean path reads it (the SDK's
+    ``Stream[object]``), or the SDK's event object (``create``'s stream). A key the event should
+    have and has not raises ``KeyError`` or ``TypeError``, which ``reading_stream`` makes a
+    retryable ``ProviderError``. ``response()`` raises if the stream ended before ``message_stop``.
     """
 
     def __init__(self) -> None:
@@ -290,34 +293,37 @@ class StreamState:
         self.model: str | None = None
         self.done = False
 
-    def feed(self, event: RawMessageStreamEvent) -> list[StreamItem]:
+    def feed(self, event: Mapping[str, Any] | RawMessageStreamEvent) -> list[StreamItem]:
         """Take one event; return the text or tool-input pieces it adds."""
-        delta = ""
-        if event.type == "message_start":
-            self.model = event.message.model
-            self.usage = usage(event.message.usage)
-        elif event.type == "content_block_start":
-            block = event.content_block
-            if block.type == "tool_use":
-                self.order[event.index] = len(self.tools)
-                self.tools[event.index] = (block.id, block.name, [])
-            elif block.type == "text":
-                delta = block.text
-        elif event.type == "content_block_delta":
-            if event.delta.type == "text_delta":
-                delta = event.delta.text
-            elif event.delta.type == "input_json_delta" and event.index in self.tools:
-                _, name, pieces = self.tools[event.index]
-                if piece := event.delta.partial_json:
+        e: Mapping[str, Any] = event if isinstance(event, Mapping) else event.model_dump()
+        kind, delta = e["type"], ""
+        if kind == "message_start":
+            self.model = e["message"]["model"]
+            self.usage = usage(Tokens.model_validate(e["message"]["usage"]))
+        elif kind == "content_block_start":
+            block = e["content_block"]
+            if block["type"] == "tool_use":
+                self.order[e["index"]] = len(self.tools)
+                self.tools[e["index"]] = (block["id"], block["name"], [])
+            elif block["type"] == "text":
+                delta = block["text"]
+        elif kind == "content_block_delta":
+            d = e["delta"]
+            if d["type"] == "text_delta":
+                delta = d["text"]
+            elif d["type"] == "input_json_delta" and e["index"] in self.tools:
+                _, name, pieces = self.tools[e["index"]]
+                if piece := d["partial_json"]:
                     pieces.append(piece)
-                    return [ToolCallDelta(self.order[event.index], name, piece)]
-        elif event.type == "message_delta":  # its usage is cumulative; input tokens may be absent
-            self.stop_reason = event.delta.stop_reason or self.stop_reason
-            if event.usage.input_tokens is not None:
-                self.usage = usage(event.usage)
+                    return [ToolCallDelta(self.order[e["index"]], name, piece)]
+        elif kind == "message_delta":  # its usage is cumulative; input tokens may be absent
+            self.stop_reason = e["delta"].get("stop_reason") or self.stop_reason
+            tokens = Tokens.model_validate(e["usage"])
+            if tokens.input_tokens is not None:
+                self.usage = usage(tokens)
             else:
-                self.usage = dataclasses.replace(self.usage, output_tokens=event.usage.output_tokens)
-        elif event.type == "message_stop":
+                self.usage = dataclasses.replace(self.usage, output_tokens=tokens.output_tokens or 0)
+        elif kind == "message_stop":
             self.done = True
         if delta:
             self.texts.append(delta)

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 import anthropic
 from anthropic._data import DEPRECATED_MODELS, MODELS_TO_WARN_WITH_THINKING_ENABLED
 from anthropic.types import Message as Message_
-from anthropic.types import RawMessageStreamEvent
 from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
 from pydantic import SecretStr
 
@@ -65,8 +64,9 @@ log = logging.getLogger("alloy.providers.anthropic")
 DEFAULT_BASE_URL = "https://api.anthropic.com"
 # The models ``create`` warns about (deprecated; ``thinking.type=enabled``): they take ``create``.
 _WARNED = frozenset(DEPRECATED_MODELS) | frozenset(MODELS_TO_WARN_WITH_THINKING_ENABLED)
-_STREAM = anthropic.Stream[RawMessageStreamEvent]
-_ASTREAM = anthropic.AsyncStream[RawMessageStreamEvent]
+# A lean stream's events: the SDK's own SSE reading and ``error`` events, each event's JSON as it is.
+_STREAM = anthropic.Stream[object]
+_ASTREAM = anthropic.AsyncStream[object]
 # An ``error`` event inside a stream that began with 200 has no status of its own.
 _EVENT_STATUS = {"invalid_request_error": 400, "rate_limit_error": 429, "overloaded_error": 529}
 # How a 400 about native structured output reads: "output_config.format: Extra inputs are not
@@ -210,8 +210,8 @@ class AnthropicAdapter(Adapter):
         client = self._client(settings)
         with self._watch(request, settings):
             if (body := _lean({**kwargs, "stream": True})) is not None:
-                events = client.post(
-                    wire.PATH, content=body, cast_to=Message_, stream=True, stream_cls=_STREAM
+                events: anthropic.Stream[Any] = client.post(
+                    wire.PATH, content=body, cast_to=object, stream=True, stream_cls=_STREAM
                 )
             else:
                 events = client.messages.create(**kwargs, stream=True)
@@ -226,8 +226,8 @@ class AnthropicAdapter(Adapter):
         client = self._aclient(settings)
         with self._watch(request, settings):
             if (body := _lean({**kwargs, "stream": True})) is not None:
-                events = await client.post(
-                    wire.PATH, content=body, cast_to=Message_, stream=True, stream_cls=_ASTREAM
+                events: anthropic.AsyncStream[Any] = await client.post(
+                    wire.PATH, content=body, cast_to=object, stream=True, stream_cls=_ASTREAM
                 )
             else:
                 events = await client.messages.create(**kwargs, stream=True)

@@ -27,6 +27,7 @@ from alloy.providers import anthropic as adapter
 
 from ..unit.test_inputs import PDF, png
 from .server import FakeServer, Recorded, Reply
+from .streams import _anthropic_tool
 from .test_anthropic import KEY, MODEL, error, message, streamed, text, tool_use
 
 
@@ -211,6 +212,27 @@ def test_streams_send_identical_bytes(
     first, second = claude.requests
     assert first.body == second.body and _headers(first) == _headers(second)
     assert first.json["stream"] is True and list(first.json).index("stream") > list(first.json).index("model")
+
+
+def test_a_streamed_forced_tool_reads_the_same_on_both_paths(
+    claude: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lean stream's events (their JSON as it is) give what the SDK's event objects give:
+    the same partial values, from ``input_json_delta`` pieces, to the same final output."""
+    haiku = city.with_options(model="anthropic:claude-3-5-haiku-20241022")
+
+    def reply() -> Reply:
+        return _anthropic_tool(OUTPUT_TOOL, ['{"name": "Pa', 'ris", "popul', 'ation": null}'])
+
+    took = _lean_taken(monkeypatch)
+    claude.replies.append(reply())
+    lean = list(haiku.stream_partial("France"))
+    assert took == [True]
+    _sdk_path(monkeypatch)
+    claude.replies.append(reply())
+    assert list(haiku.stream_partial("France")) == lean
+    assert lean[-1] == City("Paris", None) and len(lean) > 1
+    assert claude.requests[0].body == claude.requests[1].body
 
 
 def test_every_body_key_lands_where_create_puts_it(
