@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import pydantic
+from anthropic._data import DEPRECATED_MODELS, MODELS_TO_WARN_WITH_THINKING_ENABLED
 from anthropic.resources.messages import Messages
 
 from .._errors import ProviderError, malformed, snippet
@@ -64,9 +65,13 @@ BODY_KEYS = (
     "tools",
 )
 _LEAN_KEYS = frozenset((*BODY_KEYS, "extra_body"))
+# The models ``create`` warns about (deprecated; ``thinking.type=enabled``): they take ``create``.
+_WARNED = frozenset(DEPRECATED_MODELS) | frozenset(MODELS_TO_WARN_WITH_THINKING_ENABLED)
 # The SDK's encoder (``anthropic._utils._json``) on plain JSON data: compact, UTF-8, no NaN.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _EPHEMERAL = {"type": "ephemeral"}
+EVENT_STATUS = {"invalid_request_error": 400, "rate_limit_error": 429, "overloaded_error": 529}
+"""The status of an error without one of its own (an ``error`` event in a 200 stream, a batch result)."""
 _FINISH = {"end_turn": "stop", "stop_sequence": "stop", "tool_use": "tool_calls", "max_tokens": "length"}
 
 
@@ -105,9 +110,10 @@ def build_request(request: Request, settings: Settings) -> dict[str, Any]:
 
 def content(kwargs: Mapping[str, Any]) -> bytes | None:
     """The bytes ``messages.create(**kwargs)`` sends as its body, or ``None`` where only ``create``
-    can tell: a keyword that is not part of the body, or a value that is not plain JSON (a pydantic
-    model, a date, a set, a file: the SDK converts those on its way)."""
-    if not _LEAN_KEYS.issuperset(kwargs):
+    can send the request: a keyword that is not part of the body, a value that is not plain JSON
+    (a pydantic model, a date, a set, a file: the SDK converts those on its way), or a model it
+    warns about (the warning comes from ``create``)."""
+    if not _LEAN_KEYS.issuperset(kwargs) or kwargs.get("model") in _WARNED:
         return None
     extra: Mapping[str, Any] = kwargs.get("extra_body") or {}
     body = {k: extra[k] if k in extra else kwargs[k] for k in BODY_KEYS if k in kwargs or k in extra}
@@ -116,13 +122,6 @@ def content(kwargs: Mapping[str, Any]) -> bytes | None:
         return _ENCODER.encode(body).encode()
     except (TypeError, ValueError):
         return None
-
-
-def batch_request(key: str, request: Request, settings: Settings) -> dict[str, Any]:
-    """One request of a Message Batch: ``messages.create``'s body for *request* (``extra_body`` merged in)."""
-    kwargs = build_request(request, settings)
-    params = {k: v for k, v in kwargs.items() if k != "extra_body"} | kwargs.get("extra_body", {})
-    return {"custom_id": key, "params": params}
 
 
 def _mark_cacheable(kwargs: dict[str, Any]) -> None:

@@ -18,14 +18,12 @@ import json
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator, Generator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 import anthropic
-from anthropic._data import DEPRECATED_MODELS, MODELS_TO_WARN_WITH_THINKING_ENABLED
 from anthropic.types import Message as Message_
-from anthropic.types.messages import MessageBatch, MessageBatchIndividualResponse
 from pydantic import SecretStr
 
 from .. import _registry
@@ -44,11 +42,11 @@ from . import (
     reading_stream,
     require_key,
 )
+from . import _anthropic_batch as _batch
 from . import _anthropic_wire as wire
 from ._anthropic_wire import (
     PROVIDER,
     StreamState,
-    batch_request,
     build_request,
     parse_response,
     wire_messages,
@@ -62,13 +60,9 @@ __all__ = ["ADAPTER", "AnthropicAdapter", "StreamState", "build_request", "parse
 log = logging.getLogger("alloy.providers.anthropic")
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
-# The models ``create`` warns about (deprecated; ``thinking.type=enabled``): they take ``create``.
-_WARNED = frozenset(DEPRECATED_MODELS) | frozenset(MODELS_TO_WARN_WITH_THINKING_ENABLED)
 # A lean stream's events: the SDK's own SSE reading and ``error`` events, each event's JSON as it is.
 _STREAM = anthropic.Stream[object]
 _ASTREAM = anthropic.AsyncStream[object]
-# An ``error`` event inside a stream that began with 200 has no status of its own.
-_EVENT_STATUS = {"invalid_request_error": 400, "rate_limit_error": 429, "overloaded_error": 529}
 # How a 400 about native structured output reads: "output_config.format: Extra inputs are not
 # permitted", "... does not support output format", "output_config.format.schema: ...".
 _OUTPUT_REFUSED = re.compile(r"output_config|output_format|output format|json_schema|structured output", re.I)
@@ -110,34 +104,6 @@ _LIMITS: tuple[tuple[Kind, Limit], ...] = (
     ("image", Limit(5 * 1024 * 1024 * 3 // 4, "5 MB per image, as base64")),
 )
 _INLINE = Limit(32_000_000 * 3 // 4, "32 MB per request, as base64")
-
-
-# --- batch jobs (Message Batches) ------------------------------------------------------------------
-
-
-def batch_state(batch: MessageBatch) -> BatchState:
-    """A ``MessageBatch`` as a neutral ``BatchState``."""
-    c = batch.request_counts
-    total = c.processing + c.succeeded + c.errored + c.canceled + c.expired
-    failed = c.errored + c.canceled + c.expired
-    return BatchState(batch.processing_status, batch.processing_status == "ended", total, c.succeeded, failed)
-
-
-def parse_batch_result(line: MessageBatchIndividualResponse) -> BatchItem:
-    """One result of a Message Batch: the answer, parsed as a live answer is, or why it has none."""
-    key, result = line.custom_id, line.result
-    if result.type == "succeeded":
-        try:
-            return key, parse_response(result.message)
-        except ProviderError as exc:
-            return key, exc
-    if result.type == "errored":
-        error = result.error.error
-        status = _EVENT_STATUS.get(error.type, 500)
-        message = f"batch request {key} errored: {error.type}: {snippet(error.message, 300)}"
-        retryable = is_retryable_status(status)
-        return key, ProviderError(message, provider=PROVIDER, status_code=status, retryable=retryable)
-    return key, ProviderError(f"batch request {key} was {result.type}", provider=PROVIDER, retryable=True)
 
 
 # --- the adapter ------------------------------------------------------------------------------------
@@ -189,7 +155,7 @@ class AnthropicAdapter(Adapter):
         kwargs = build_request(request, settings)
         client = self._client(settings)
         with self._watch(request, settings):
-            if (body := _lean(kwargs)) is not None:
+            if (body := wire.content(kwargs)) is not None:
                 raw: bytes | Message_ = client.post(wire.PATH, content=body, cast_to=bytes)
             else:  # cast: without stream=False in the call (it would be sent) pyright cannot pick the overload
                 raw = cast(Message_, client.messages.create(**kwargs))
@@ -199,7 +165,7 @@ class AnthropicAdapter(Adapter):
         kwargs = build_request(request, settings)
         client = self._aclient(settings)
         with self._watch(request, settings):
-            if (body := _lean(kwargs)) is not None:
+            if (body := wire.content(kwargs)) is not None:
                 raw: bytes | Message_ = await client.post(wire.PATH, content=body, cast_to=bytes)
             else:  # as in send
                 raw = cast(Message_, await client.messages.create(**kwargs))
@@ -209,7 +175,7 @@ class AnthropicAdapter(Adapter):
         kwargs = build_request(request, settings)
         client = self._client(settings)
         with self._watch(request, settings):
-            if (body := _lean({**kwargs, "stream": True})) is not None:
+            if (body := wire.content({**kwargs, "stream": True})) is not None:
                 events: anthropic.Stream[Any] = client.post(
                     wire.PATH, content=body, cast_to=object, stream=True, stream_cls=_STREAM
                 )
@@ -225,7 +191,7 @@ class AnthropicAdapter(Adapter):
         kwargs = build_request(request, settings)
         client = self._aclient(settings)
         with self._watch(request, settings):
-            if (body := _lean({**kwargs, "stream": True})) is not None:
+            if (body := wire.content({**kwargs, "stream": True})) is not None:
                 events: anthropic.AsyncStream[Any] = await client.post(
                     wire.PATH, content=body, cast_to=object, stream=True, stream_cls=_ASTREAM
                 )
@@ -242,7 +208,7 @@ class AnthropicAdapter(Adapter):
     def classify(self, exc: Exception) -> ProviderError | None:
         if isinstance(exc, anthropic.APIStatusError):
             kind = str(exc.type) if exc.type else None
-            status = exc.status_code if exc.status_code >= 400 else _EVENT_STATUS.get(kind or "", 500)
+            status = exc.status_code if exc.status_code >= 400 else wire.EVENT_STATUS.get(kind or "", 500)
             message = snippet(exc.api_message or exc.message, 300)
             message = f"{kind}: {message}" if kind else message
             if status == 401:
@@ -265,17 +231,17 @@ class AnthropicAdapter(Adapter):
     # Batch jobs: Message Batches, each request built by build_request and parsed by parse_response.
 
     def batch_submit(self, requests: Sequence[tuple[str, Request]], settings: Settings) -> str:
-        batch = [batch_request(key, request, settings) for key, request in requests]
+        batch = [_batch.batch_request(key, request, settings) for key, request in requests]
         size = len(json.dumps(batch, ensure_ascii=False).encode())
         check_batch_size("Anthropic", len(batch), size, max_count=100_000, max_bytes=256_000_000)
         return self._client(settings).messages.batches.create(requests=cast(Any, batch)).id
 
     def batch_state(self, job: str, settings: Settings) -> BatchState:
-        return batch_state(self._client(settings).messages.batches.retrieve(job))
+        return _batch.batch_state(self._client(settings).messages.batches.retrieve(job))
 
     def batch_results(self, job: str, settings: Settings) -> Iterator[BatchItem]:
         for line in self._client(settings).messages.batches.results(job):
-            yield parse_batch_result(line)
+            yield _batch.parse_batch_result(line)
 
     @contextmanager
     def _watch(self, request: Request, settings: Settings) -> Generator[None]:
@@ -312,11 +278,6 @@ class AnthropicAdapter(Adapter):
             lambda: anthropic.AsyncAnthropic(**_client_options(key, base_url, settings.timeout)),
             is_async=True,
         )
-
-
-def _lean(kwargs: Mapping[str, Any]) -> bytes | None:
-    """The body for ``post``, or ``None`` for ``create`` (a model it warns about; what only it can send)."""
-    return None if kwargs["model"] in _WARNED else wire.content(kwargs)
 
 
 def _endpoint(settings: Settings) -> tuple[SecretStr | None, str]:

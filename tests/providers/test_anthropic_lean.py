@@ -128,20 +128,20 @@ def claude(server: FakeServer) -> Iterator[FakeServer]:
 
 def _sdk_path(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every call takes the SDK's ``create`` (as it does with an ``extra_headers`` extra)."""
-    monkeypatch.setattr(adapter, "_lean", lambda kwargs: None)
+    monkeypatch.setattr(wire, "content", lambda kwargs: None)
 
 
 def _lean_taken(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     """Records, per request, whether it took the lean path."""
     took: list[bool] = []
-    real = adapter._lean
+    real = wire.content
 
     def spy(kwargs: Any) -> bytes | None:
         body = real(kwargs)
         took.append(body is not None)
         return body
 
-    monkeypatch.setattr(adapter, "_lean", spy)
+    monkeypatch.setattr(wire, "content", spy)
     return took
 
 
