@@ -253,19 +253,32 @@ class AnswerContent(_Fields):
     role: str | None = None
 
 
+class SafetyRating(_Fields):
+    """The SDK's ``SafetyRating`` field for field, for the body of a blocked answer's error; a field
+    it does not know is dropped, as the SDK drops it."""
+
+    blocked: bool | None = None
+    category: types.HarmCategory | None = None
+    overwritten_threshold: types.HarmBlockThreshold | None = None
+    probability: types.HarmProbability | None = None
+    probability_score: float | None = None
+    severity: types.HarmSeverity | None = None
+    severity_score: float | None = None
+
+
 class Candidate(_Fields):
     content: AnswerContent | None = None
     finish_reason: types.FinishReason | None = None
     finish_message: str | None = None
     index: int | None = None
-    safety_ratings: list[types.SafetyRating] | None = None  # the body of a blocked answer's error
+    safety_ratings: list[SafetyRating] | None = None
     continuation_token: bytes | None = None
 
 
 class PromptFeedback(_Fields):
     block_reason: types.BlockedReason | None = None
     block_reason_message: str | None = None
-    safety_ratings: list[types.SafetyRating] | None = None
+    safety_ratings: list[SafetyRating] | None = None
 
 
 class UsageMetadata(_Fields):

@@ -229,7 +229,11 @@ def test_a_blocked_answer_has_the_sdks_error(
     gemini: FakeServer, monkeypatch: pytest.MonkeyPatch, where: str
 ) -> None:
     """A blocked answer or prompt: the same message and body (ratings included) on both forms."""
-    ratings = [{"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}]
+    ratings = [
+        {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True},
+        {"category": "HARM_CATEGORY_HARASSMENT", "probabilityScore": 0.25, "severity": "HARM_SEVERITY_LOW"},
+        {"category": "HARM_CATEGORY_HATE_SPEECH", "aFieldFromTheFuture": 1},  # dropped, as the SDK drops it
+    ]
     if where == "answer":
         body = answer(text(""), finish="SAFETY")
         body["candidates"][0]["safetyRatings"] = ratings
@@ -247,6 +251,7 @@ def test_a_blocked_answer_has_the_sdks_error(
     lean, sdk = seen
     assert str(lean) == str(sdk) and "blocked" in str(lean) and not lean.retryable
     assert lean.body == sdk.body and lean.body["safety_ratings"][0]["blocked"] is True
+    assert lean.body["safety_ratings"][1]["probability_score"] == 0.25
 
 
 @pytest.mark.parametrize("body", [{"candidates": "none"}, [1, 2], {"candidates": [{"content": 7}]}, {}])
