@@ -69,9 +69,31 @@ def test_a_first_call_loads_no_sdk_and_nothing_it_does_not_use() -> None:
     assert not [m for m in (*SDKS, *LATER) if m in loaded]
 
 
-def test_the_pytest_plugin_and_testing_module_load_no_sdk() -> None:
-    """The plugin pytest loads in every run of a project with Alloy installed pulls in no SDK."""
-    loaded = loaded_after("import alloy.testing, alloy.testing.pytest_plugin")
+def test_the_pytest_plugin_loads_nothing_heavy() -> None:
+    """pytest imports the plugin in every run of a project that has Alloy installed: it loads no
+    Alloy module beyond itself, no pydantic and no SDK until a test uses the ``cassette`` fixture."""
+    loaded = loaded_after("import alloy.testing.pytest_plugin")
+    assert [m for m in loaded if m.startswith("alloy.")] == ["alloy.testing", "alloy.testing.pytest_plugin"]
+    assert not [m for m in HEAVY if m in loaded]
+
+
+def test_testing_names_load_when_used_and_cassette_stays_the_function() -> None:
+    """``alloy.testing``'s names work in any order, and ``alloy.testing.cassette`` is the function
+    even when its submodule was imported first."""
+    loaded = loaded_after(
+        """
+        import alloy.testing.cassette
+        from alloy.testing.cassette import Cassette
+        import alloy.testing as testing
+        assert callable(testing.cassette) and not isinstance(testing.cassette, type(testing)), testing.cassette
+        assert testing.Cassette is Cassette
+        assert testing.ScriptedModel.__module__ == "alloy.testing"
+        ns = {}
+        exec("from alloy.testing import *", ns)
+        assert ns["cassette"] is testing.cassette and ns["ScriptedModel"] is testing.ScriptedModel
+        assert sorted(testing._WHERE) == sorted(testing.__all__) and set(testing.__all__) <= set(dir(testing))
+        """
+    )
     assert not [m for m in (*SDKS, *LATER) if m in loaded]
 
 

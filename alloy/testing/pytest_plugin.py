@@ -12,12 +12,12 @@ import re
 from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
-from .._settings import override
-from .cassette import Cassette
-from .cassette import cassette as use_cassette
+if TYPE_CHECKING:
+    from .cassette import Cassette
 
 _UNSAFE = re.compile(r"[^\w.\[\]=,+-]")
 
@@ -44,6 +44,10 @@ def cassette_path(request: pytest.FixtureRequest) -> Path:
 @pytest.fixture
 def cassette(request: pytest.FixtureRequest) -> Iterator[Cassette]:
     """The test runs inside a cassette named after it; yields the ``Cassette`` (``.path``, ``.mode``)."""
+    # Imported here, not above: pytest imports this plugin in every run, most of which use no cassette.
+    from .._settings import override
+    from .cassette import cassette as use_cassette
+
     forced = override(cassette_mode="record") if request.config.getoption("--alloy-record") else nullcontext()
     with forced, use_cassette(cassette_path(request)) as c:
         yield c
