@@ -38,7 +38,8 @@ if TYPE_CHECKING:  # what type checkers see; at run time ``__getattr__`` below i
     from ._plan import Plan
     from ._pricing import set_price
     from ._prompt import Prompt
-    from ._settings import Settings, configure, get_settings, override
+    from ._settings import configure, get_settings, override
+    from ._settings_class import Settings
     from ._tools import Tool, tool
 
 __all__ = [
@@ -95,7 +96,8 @@ _MODULES = {
     "_plan": ("Plan",),
     "_pricing": ("set_price",),
     "_prompt": ("Prompt",),
-    "_settings": ("Settings", "configure", "get_settings", "override"),
+    "_settings": ("configure", "get_settings", "override"),
+    "_settings_class": ("Settings",),
     "_tools": ("Tool", "tool"),
 }
 """Which private module defines each public name."""

@@ -16,7 +16,7 @@ import inspect
 import os
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, ParamSpec, Protocol, Self, TypeVar, cast, get_origin, overload
+from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, Self, TypeVar, cast, get_origin, overload
 
 from typing_extensions import Unpack
 
@@ -31,8 +31,11 @@ from ._plan import Plan, for_model, model_label
 from ._plan import build as build_plan
 from ._prompt import Prompt, to_messages
 from ._reference import reference
-from ._settings import Settings, SettingsKwargs, check_names, models, resolve
+from ._settings import SettingsKwargs, check_names, models, resolve
 from ._tools import Tool, as_tool, command_tool
+
+if TYPE_CHECKING:
+    from ._settings_class import Settings
 
 __all__ = ["AsyncCommand", "Command", "command"]
 

@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _react
 from ._contracts import Contract
@@ -28,9 +28,12 @@ from ._outputs import OutputType, output_type, type_name
 from ._parts import NAMES, SHORT, human_size
 from ._registry import resolve
 from ._schema import Compiled, compile_schema
-from ._settings import Settings, models
+from ._settings import models
 from ._tools import OUTPUT_TOOL, Tool
 from .providers import Adapter, Capabilities, SchemaDialect
+
+if TYPE_CHECKING:
+    from ._settings_class import Settings
 
 log = logging.getLogger("alloy.plan")
 

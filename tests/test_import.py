@@ -51,9 +51,37 @@ def test_import_alloy_loads_nothing_heavy() -> None:
     assert not [m for m in HEAVY if m in loaded]
 
 
+def test_defining_commands_loads_no_settings_machinery() -> None:
+    """Importing a module of commands (decorated, settings checked, not called) loads neither
+    pydantic-settings nor python-dotenv: they load with the first read of the settings (the tool's
+    docstring parser is loaded: it reads the docstring at decoration)."""
+    loaded = loaded_after(
+        """
+        from alloy import command, configure, tool
+
+        @tool
+        def double(n: int) -> int:
+            return 2 * n
+
+        @command(output=int, tools=[double], model="fake", temperature=0.2, retry=1)
+        def count(text: str) -> str:
+            return text
+
+        configure(max_tokens=100)
+        """
+    )
+    assert "alloy._command" in loaded and "alloy._setting_fields" in loaded
+    assert not [
+        m
+        for m in ("pydantic_settings", "dotenv", "alloy._settings_class", *SDKS, "stamina", "opentelemetry")
+        if m in loaded
+    ]
+
+
 def test_a_first_call_loads_no_sdk_and_nothing_it_does_not_use() -> None:
-    """A command called on the fake model loads no provider SDK, no retry library, no docstring
-    parser and no OpenTelemetry (each loads with its first use)."""
+    """A command called on the fake model reads the settings (pydantic-settings loads then) and
+    loads no provider SDK, no retry library, no docstring parser and no OpenTelemetry (each loads
+    with its first use)."""
     loaded = loaded_after(
         """
         from alloy import command

@@ -19,7 +19,7 @@ import re
 import threading
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import pydantic
 import pydantic_core
@@ -27,7 +27,9 @@ from pydantic import SecretStr
 
 from .._errors import AlloyError, snippet
 from .._messages import Request, Response
-from .._settings import Settings
+
+if TYPE_CHECKING:
+    from .._settings_class import Settings
 
 Mode = Literal["once", "replay", "record"]
 FORMAT = 1

@@ -19,14 +19,17 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, ClassVar, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
 
 from .._errors import ProviderError
 from .._interpose import interposing
 from .._messages import Request, Response
-from .._settings import Settings, get_settings
+from .._settings import get_settings
 from ..providers import Adapter, Capabilities, StreamItem
 from ._tape import CassetteMiss, Mode, Tape, delta_of, neutral_request, response_of
+
+if TYPE_CHECKING:
+    from .._settings_class import Settings
 
 __all__ = ["Cassette", "CassetteMiss", "cassette"]
 
