@@ -7,7 +7,8 @@ does (its body keys in its order, then ``extra_body`` merged on top) and encodes
 SDK's JSON settings, for the client's public ``post(path, content=...)``. Same client, auth,
 headers, timeout, errors and connection pool; the same bytes on the wire
 (``tests/providers/test_anthropic_lean.py`` compares them). ``Answer`` holds only the fields Alloy
-reads, validated from the answer's bytes in one ``model_validate_json``.
+reads, validated from the answer's bytes in one ``model_validate_json``; ``StreamState`` reads a
+stream's events as their JSON objects.
 """
 
 from __future__ import annotations
@@ -65,8 +66,10 @@ BODY_KEYS = (
     "tools",
 )
 _LEAN_KEYS = frozenset((*BODY_KEYS, "extra_body"))
-# The models ``create`` warns about (deprecated; ``thinking.type=enabled``): they take ``create``.
-_WARNED = frozenset(DEPRECATED_MODELS) | frozenset(MODELS_TO_WARN_WITH_THINKING_ENABLED)
+# The models ``create`` warns about: deprecated ones, and some with ``thinking`` given. Those
+# calls take ``create``, which warns.
+_DEPRECATED = frozenset(DEPRECATED_MODELS)
+_THINKING_WARNED = frozenset(MODELS_TO_WARN_WITH_THINKING_ENABLED)
 # The SDK's encoder (``anthropic._utils._json``) on plain JSON data: compact, UTF-8, no NaN.
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _EPHEMERAL = {"type": "ephemeral"}
@@ -113,7 +116,12 @@ def content(kwargs: Mapping[str, Any]) -> bytes | None:
     can send the request: a keyword that is not part of the body, a value that is not plain JSON
     (a pydantic model, a date, a set, a file: the SDK converts those on its way), or a model it
     warns about (the warning comes from ``create``)."""
-    if not _LEAN_KEYS.issuperset(kwargs) or kwargs.get("model") in _WARNED:
+    model = kwargs.get("model")
+    if (
+        not _LEAN_KEYS.issuperset(kwargs)
+        or model in _DEPRECATED
+        or (model in _THINKING_WARNED and kwargs.get("thinking"))
+    ):
         return None
     extra: Mapping[str, Any] = kwargs.get("extra_body") or {}
     body = {k: extra[k] if k in extra else kwargs[k] for k in BODY_KEYS if k in kwargs or k in extra}

@@ -147,9 +147,9 @@ class AnthropicAdapter(Adapter):
 
     # Every call takes the lean path (``_anthropic_wire``): the SDK client's public ``post`` with
     # the body Alloy built, encoded as ``create`` would encode it; a non-streamed answer's bytes are
-    # read into the few fields Alloy uses, a stream is the SDK's own ``Stream`` of events.
+    # read into the few fields Alloy uses, a stream's events (the SDK's ``Stream``) as their JSON.
     # ``create``'s other work is not needed: Alloy's clients have their own timeout (so none is
-    # derived from ``max_tokens``), and no header keyword is in the body (those take ``create``).
+    # derived from ``max_tokens``), and what only ``create`` can send takes it (``wire.content``).
 
     def send(self, request: Request, settings: Settings) -> Response:
         kwargs = build_request(request, settings)

@@ -297,13 +297,21 @@ def test_what_only_create_can_send_takes_create(claude: FakeServer, monkeypatch:
     assert took == [False, False]
 
 
-def test_a_model_create_warns_about_still_warns(claude: FakeServer) -> None:
-    """A deprecated model takes ``create``, which warns as it always did."""
-    claude.replies.append(ok("hi"))
+def test_a_model_create_warns_about_still_warns(claude: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deprecated model, and ``thinking.type=enabled`` on a model the SDK warns about for it,
+    take ``create``, which warns as it always did; the same model without thinking goes lean."""
+    took = _lean_taken(monkeypatch)
+    claude.replies += [ok("hi"), ok("hi"), ok("hi")]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         assert ask("Hi", model="anthropic:claude-sonnet-4-5") == "hi"
-    assert any(issubclass(w.category, DeprecationWarning) and "deprecated" in str(w.message) for w in caught)
+        thinking = {"thinking": {"type": "enabled", "budget_tokens": 1024}}
+        assert ask("Hi", model="anthropic:claude-opus-4-6", extra=thinking) == "hi"
+        assert ask("Hi", model="anthropic:claude-opus-4-6") == "hi"
+    assert took == [False, False, True]
+    kinds = [(w.category, str(w.message)) for w in caught]
+    assert any(issubclass(c, DeprecationWarning) and "claude-sonnet-4-5" in m for c, m in kinds)
+    assert any(issubclass(c, UserWarning) and "thinking.type=enabled" in m for c, m in kinds)
 
 
 def test_lean_path_errors_are_the_sdks(claude: FakeServer) -> None:
