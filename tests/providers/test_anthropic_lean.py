@@ -111,6 +111,9 @@ CASES: list[Case] = [
         ),
         lambda: [ok("ok")],
     ),
+    # Alloy's client has its own timeout, so create derives none from a large max_tokens (and
+    # does not ask for streaming): both paths send it with the same timeout headers.
+    ("large-max-tokens", lambda: ask("Hi", max_tokens=100_000, timeout=30), lambda: [ok("long")]),
     ("unicode", lambda: ask("Grüße, 東京 — “quotes” \u2028"), lambda: [ok("ja")]),
 ]
 
