@@ -256,7 +256,9 @@ def test_every_body_key_lands_where_create_puts_it(
         "extra_body": {"zz": 1, "container": "c-2", "aa": 2},
     }
     claude.replies += [ok("a"), ok("a")]
+    took = _lean_taken(monkeypatch)
     ask("Hi", system="S", tools=[stock], extra=extra)
+    assert took == [True]
     _sdk_path(monkeypatch)
     ask("Hi", system="S", tools=[stock], extra=extra)
     lean, sdk = claude.requests
