@@ -14,7 +14,7 @@ from typing import Any, cast
 import pydantic
 from openai.types.responses import Response as OpenAIResponse
 
-from .._errors import ProviderError, snippet
+from .._errors import snippet
 from .._messages import Message, Request, Response, ToolCall, Usage
 from .._parts import Image, Part
 from . import StreamItem, ended_early
@@ -188,10 +188,12 @@ class Event(wire.Fields):
     item: AddedItem | None = None  # output_item.added
     response: Any = None  # completed, incomplete, failed: read by kind (``Responses``, ``Failed``)
     message: str | None = None  # error
+    code: str | None = None  # error
 
 
 class Failure(wire.Fields):
     message: str | None = None
+    code: str | None = None
 
 
 class Failed(wire.Fields):
@@ -271,8 +273,8 @@ class ResponsesStream(wire.Deltas):
             self.done = True
         elif kind == "response.failed" or kind == "error":
             error = wire.lean(Failed, e.response).error if kind == "response.failed" else e
-            raise ProviderError(
-                snippet(error.message if error else "the response failed", 300), provider=wire.PROVIDER
+            raise wire.reported(
+                error.message if error else "the response failed", error.code if error else None
             )
         return out
 

@@ -191,6 +191,30 @@ class Deltas:
 
 # --- errors ---------------------------------------------------------------------------------------
 
+EVENT_STATUS = {
+    "invalid_request_error": 400,
+    "rate_limit_exceeded": 429,
+    "rate_limit_error": 429,
+    "server_error": 500,
+    "internal_error": 500,
+    "service_unavailable": 503,
+    "overloaded_error": 529,
+}
+"""The status an error reported inside a 200 answer (a stream's ``error`` event, a failed response)
+stands for, by its ``code`` or ``type``: whether asking again may help."""
+
+
+def reported(message: str | None, code: str | None, kind: str | None = None) -> ProviderError:
+    """An error the provider reported inside an answer: retryable when its code or type is transient
+    (a server error, an overload, a rate limit), else the provider's final word."""
+    status = EVENT_STATUS.get(code or "") or EVENT_STATUS.get(kind or "")
+    return ProviderError(
+        snippet(message or "the provider reported an error", 300),
+        provider=PROVIDER,
+        status_code=status,
+        retryable=status is not None and is_retryable_status(status),
+    )
+
 
 def classify(exc: Exception) -> ProviderError | None:
     """An ``openai`` SDK exception as a ``ProviderError``; ``None`` for anything else."""
@@ -210,6 +234,12 @@ def classify(exc: Exception) -> ProviderError | None:
             f" ({type(exc.__cause__).__name__}: {snippet(str(exc.__cause__), 120)})" if exc.__cause__ else ""
         )
         return ProviderError(exc.message + cause, provider=PROVIDER, retryable=True)
+    if isinstance(exc, openai.APIError) and isinstance(reported_error := cast(object, exc.body), dict):
+        error = cast("dict[str, Any]", reported_error)  # an error event in a stream
+        code, kind = error.get("code"), error.get("type")
+        return reported(
+            exc.message, code if isinstance(code, str) else None, kind if isinstance(kind, str) else None
+        )
     if isinstance(exc, openai.OpenAIError):
         return ProviderError(snippet(str(exc), 300), provider=PROVIDER)
     return None

@@ -664,15 +664,17 @@ def test_stream_final_response_carries_text_and_usage(server: FakeServer, api: s
 
 
 def test_stream_error_event_raises_provider_error(server: FakeServer, use: None) -> None:
-    """An ``error`` event inside a Responses stream ends the call with a ProviderError."""
+    """An ``error`` event inside a Responses stream ends the call with a ProviderError (a code that
+    is not transient: not asked again)."""
     server.replies.append(
         sse(
-            ("error", {"type": "error", "code": "server_error", "message": "boom", "sequence_number": 0}),
+            ("error", {"type": "error", "code": "invalid_prompt", "message": "boom", "sequence_number": 0}),
             named=True,
         )
     )
-    with override(openai_api="responses"), pytest.raises(ProviderError, match="boom"):
+    with override(openai_api="responses"), pytest.raises(ProviderError, match="boom") as info:
         list(ask.stream("Greet."))
+    assert not info.value.retryable and len(server.requests) == 1
 
 
 # --- errors and retries ----------------------------------------------------------------------------

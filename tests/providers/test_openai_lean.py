@@ -228,22 +228,24 @@ def test_body_key_order_follows_the_sdk() -> None:
     assert list(wire.body("responses", kwargs)) == ["model", "stream", "input", "instructions"]
 
 
-def _failure(api: Api) -> Reply:
-    """A stream that reports a failure after a first delta."""
+def _failure(api: Api, code: str = "server_error", *, delta: bool = True) -> Reply:
+    """A stream that reports a failure of *code*, after a first delta (or before any)."""
     if api == "chat":
         base = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "gpt-4.1-mini"}
         first = {**base, "choices": [{"index": 0, "delta": {"content": "Hel"}}]}
-        return sse(first, {"error": {"message": "overloaded: boom", "type": "server_error"}})
+        failure = {"error": {"message": "overloaded: boom", "type": code}}
+        return sse(first, failure) if delta else sse(failure)
     response: dict[str, Any] = {"id": "r", "object": "response", "status": "failed", "output": []}
-    failed = {**response, "error": {"code": "server_error", "message": "the model crashed: boom"}}
-    return sse(
-        (
-            "response.output_text.delta",
-            {"type": "response.output_text.delta", "item_id": "m", "delta": "Hel"},
-        ),
-        ("response.failed", {"type": "response.failed", "response": failed}),
-        named=True,
+    failed = {**response, "error": {"code": code, "message": "the model crashed: boom"}}
+    text = (
+        "response.output_text.delta",
+        {"type": "response.output_text.delta", "item_id": "m", "delta": "Hel"},
     )
+    events = [
+        *([text] if delta else []),
+        ("response.failed", {"type": "response.failed", "response": failed}),
+    ]
+    return sse(*events, named=True)
 
 
 # A bad event after the first delta, per API: not JSON, not an object, not of its kind's shape.
@@ -290,6 +292,26 @@ def test_stream_faults_end_the_same_on_both_paths(
     assert len(server.requests) == 2  # one each: a delta had reached the caller
     lean, sdk = errors
     assert (lean.retryable, lean.status_code) == (sdk.retryable, sdk.status_code)
-    assert lean.retryable is (fault != "failure")  # a reported failure is the provider's answer
+    assert lean.retryable  # retryable, but not repeated: a delta had reached the caller
     if fault in ("failure", "truncated", "not-json"):
         assert str(lean) == str(sdk)
+
+
+@pytest.mark.usefixtures("use")
+@pytest.mark.parametrize("path", ["lean", "sdk"])
+def test_transient_failure_reported_before_any_delta_is_retried(
+    server: FakeServer, api: Api, monkeypatch: pytest.MonkeyPatch, path: str
+) -> None:
+    """SPEC §17: a server error reported inside the stream before anything reached the caller is
+    asked again; a rejected request reported the same way is not."""
+    if path == "sdk":
+        _sdk_path(monkeypatch)
+    server.replies += [_failure(api, delta=False), streamed(api, ["Hel", "lo"])]
+    with override(retry_wait_initial=0, retry_wait_max=0, retry_wait_jitter=0):
+        assert "".join(ask.stream("Greet.")) == "Hello"
+        assert len(server.requests) == 2
+        server.replies.append(_failure(api, "invalid_request_error", delta=False))
+        with pytest.raises(ProviderError) as info:
+            list(ask.stream("Greet."))
+    assert len(server.requests) == 3
+    assert (info.value.retryable, info.value.status_code) == (False, 400)
