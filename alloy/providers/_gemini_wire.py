@@ -1,9 +1,11 @@
 """Gemini's wire translation: ``generate_content``'s arguments for a ``Request``, and its answers read back.
 
-The request is what ``models.generate_content`` takes: ``contents`` as plain dicts of the SDK's
-field names (the SDK validates them into its ``Content`` objects itself, and lays them out on the
-wire byte for byte as it does Alloy-built ``Content`` objects, at less cost on both sides), and a
-``GenerateContentConfig`` validated once per plan and settings.
+The request is what ``models.generate_content`` takes, in the forms it handles cheapest (each
+measured, and checked to put the same bytes on the wire as the typed form by
+``tests/providers/test_gemini_lean.py``): ``contents`` as plain dicts of the SDK's field names
+(one user text as a string), which the SDK validates into its ``Content`` objects itself, and a
+``GenerateContentConfig`` validated once per plan and settings, its system instruction a
+``Content`` (the SDK would build one from the string on every call).
 
 google-genai has no public low-level request method (``BaseApiClient.request`` lives in the
 private ``_api_client`` module, behind the private ``client._api_client``), so the SDK's request
