@@ -9,7 +9,10 @@ recognised by what the error names, as the common servers word it:
 - ``json_object``: LM Studio's ``'response_format.type' must be 'json_schema' or 'text'``.
 - tools: vLLM's ``"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to
   be set``; llama.cpp's ``tools param requires --jinja flag``; Ollama's ``/v1`` ``<model> does not
-  support tools``; LiteLLM's ``does not support parameters: ['tools', 'tool_choice']``.
+  support tools``; LiteLLM's ``does not support parameters: ['tools', 'tool_choice',
+  'parallel_tool_calls']`` (its proxy's ``UnsupportedParamsError``, as 1.110 words it; on its
+  Anthropic-style ``/v1/messages`` it refuses ``output_config`` as ``['response_format']``, which the
+  Anthropic adapter recognises).
 - ``prompt_cache_key``: any 400/422 that names it (``Extra inputs are not permitted``, ``Unrecognized
   request argument supplied: prompt_cache_key``).
 

@@ -64,8 +64,11 @@ DEFAULT_BASE_URL = "https://api.anthropic.com"
 _STREAM = anthropic.Stream[object]
 _ASTREAM = anthropic.AsyncStream[object]
 # How a 400 about native structured output reads: "output_config.format: Extra inputs are not
-# permitted", "... does not support output format", "output_config.format.schema: ...".
-_OUTPUT_REFUSED = re.compile(r"output_config|output_format|output format|json_schema|structured output", re.I)
+# permitted", "... does not support output format", "output_config.format.schema: ...", and a
+# LiteLLM proxy's "does not support parameters: ['response_format']" (the name it translated it to).
+_OUTPUT_REFUSED = re.compile(
+    r"output_config|output_format|output format|json_schema|structured output|response_format", re.I
+)
 # "claude-opus-4-1-20250805", "claude-sonnet-4-20250514" (no minor), "claude-3-5-haiku-20241022".
 _VERSION = re.compile(r"claude-(?:[a-z]+-(\d+)(?:-(\d)\b)?|(\d+)(?:-(\d)\b)?-[a-z]+)")
 
