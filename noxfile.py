@@ -55,6 +55,18 @@ def bench(session: nox.Session) -> None:
 
 
 @nox.session(python=False)
+def bench_peers(session: nox.Session) -> None:
+    """Alloy beside instructor and pydantic-ai in the overhead harness; writes docs/assets/peers.png.
+
+    Not a default session: it installs benchmarks/requirements-peers.txt here (pydantic-ai, matplotlib)
+    and makes instructor's own venv in .cache/bench-peers/ on first use. ``-- --quick`` for a smoke run.
+    """
+    session.run(PY, "-m", "pip", "install", "--quiet", "-r", "benchmarks/requirements-peers.txt")
+    chart = ["--json", ".cache/peers.json", "--chart", "docs/assets/peers.png"]
+    session.run(PY, "benchmarks/peers.py", *chart, *session.posargs)
+
+
+@nox.session(python=False)
 def local_llm(session: nox.Session) -> None:
     """A real model: build llama-server (once), start it, run the local_llm tests, stop it.
 

@@ -1,7 +1,8 @@
 """A fake provider server for the benchmarks, run as its own process.
 
 It answers every route of every benchmark target (``targets/*.py`` ``ROUTES``) with the canned
-reply, over HTTP/1.1 keep-alive, on asyncio so 64 concurrent connections cost it little. Running
+reply (or, for a request with ``"stream": true`` to a path of a target's ``STREAM_ROUTES``, its
+canned server-sent events), over HTTP/1.1 keep-alive, on asyncio so 64 concurrent connections cost it little. Running
 in a separate process keeps its CPU time out of the client's ``getrusage`` numbers.
 
     python benchmarks/fake_server.py      # prints "PORT <n>" once it listens on 127.0.0.1:<n>
@@ -26,11 +27,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from targets import modules
 
 
-def routes() -> dict[str, bytes]:
+def routes(name: str = "ROUTES") -> dict[str, bytes]:
     table: dict[str, bytes] = {}
     for module in modules().values():
-        table.update(module.ROUTES)
+        table.update(getattr(module, name, {}))
     return table
+
+
+def _asks_to_stream(body: bytes) -> bool:
+    return b'"stream": true' in body or b'"stream":true' in body
 
 
 LIMITED = (
@@ -40,7 +45,7 @@ LIMITED = (
 
 
 async def serve(port: int = 0, *, latency: float = 0.0, limit: int = 0) -> None:
-    table = routes()
+    table, streams = routes(), routes("STREAM_ROUTES")
     in_flight = 0
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -55,8 +60,7 @@ async def serve(port: int = 0, *, latency: float = 0.0, limit: int = 0) -> None:
                     name, _, value = line.partition(":")
                     if name.strip().lower() == "content-length":
                         length = int(value)
-                if length:
-                    await reader.readexactly(length)
+                request = await reader.readexactly(length) if length else b""
                 if limit and in_flight >= limit:
                     writer.write(LIMITED)
                     await writer.drain()
@@ -67,11 +71,14 @@ async def serve(port: int = 0, *, latency: float = 0.0, limit: int = 0) -> None:
                         await asyncio.sleep(latency)
                 finally:
                     in_flight -= 1
+                kind = b"application/json"
                 body = table.get(path)
+                if path in streams and _asks_to_stream(request):
+                    kind, body = b"text/event-stream", streams[path]
                 status = b"200 OK" if body is not None else b"404 Not Found"
                 body = body if body is not None else b'{"error": {"message": "no such route"}}'
                 writer.write(
-                    b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json\r\n"
+                    b"HTTP/1.1 " + status + b"\r\ncontent-type: " + kind + b"\r\n"
                     b"content-length: " + str(len(body)).encode() + b"\r\n\r\n" + body
                 )
                 await writer.drain()

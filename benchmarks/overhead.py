@@ -12,8 +12,13 @@ target in which the sides take turns, block by block (50 sync calls, or 256 asyn
 concurrency 64), and the table shows the median block of each side. Taking turns matters on a
 shared machine, where the speed of the CPU drifts by tens of percent within a minute: any drift
 hits all three sides alike. Function calls per call are counted (``sys.setprofile``), which no
-load changes. Peak RSS (``ru_maxrss``) comes from a separate fresh process per side. Every
-answer is validated into the ``Invoice``; each side's first answer is checked.
+load changes. Peak RSS (``ru_maxrss``) comes from a separate fresh process per side. Cold start
+is a fresh process to its first validated answer (imports, client set-up, one call), the fastest
+of ``--cold-runs``, with that process's peak RSS, for the raw SDK and Alloy. Every answer is
+validated into the ``Invoice``; each side's first answer is checked.
+
+``--chart PATH`` also draws client CPU per call against the raw SDK (``chart.py``, matplotlib);
+``benchmarks/peers.py`` runs instructor and pydantic-ai through the same loop (``take_turns``).
 
 Targets live in ``targets/``, one module per provider (see ``targets/__init__.py``).
 """
@@ -91,7 +96,18 @@ def _sides(args: argparse.Namespace) -> dict[str, tuple[Callable[[], Any], Calla
 
 def timing_worker(args: argparse.Namespace) -> dict[str, dict[str, float]]:
     """Every side of one target, taking turns block by block; medians of the blocks."""
-    sides = _sides(args)
+    return take_turns(_sides(args), args)
+
+
+def take_turns(
+    sides: dict[str, tuple[Callable[[], Any], Callable[[], Awaitable[Any]]]], args: argparse.Namespace
+) -> dict[str, dict[str, float]]:
+    """The sides' (sync call, async call) taking turns block by block; each measure's median block.
+
+    Measures: ``sync_cpu``, ``sync_wall``, ``async_cpu``, ``async_wall`` (seconds per call),
+    ``calls`` and ``async_calls`` (function calls per call). ``benchmarks/peers.py`` runs its peers
+    through this same loop.
+    """
     names = list(sides)
     blocks: dict[str, dict[str, list[float]]] = {s: {} for s in names}
 
@@ -214,6 +230,39 @@ def run_worker(args: argparse.Namespace, url: str, kind: str, target: str, side:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+COLD = """\
+import time
+start = time.perf_counter()
+import sys
+sys.path.insert(0, {here!r})
+from targets import {target} as module
+answer = module.make({url!r}, with_alloy={with_alloy}).{side}()
+elapsed = time.perf_counter() - start
+from invoice import EXPECTED
+assert answer == EXPECTED, "the first answer did not validate to the expected Invoice"
+import json, resource
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps([elapsed, rss / 2**20 if sys.platform == "darwin" else rss / 2**10]))
+"""
+
+
+def cold_start(url: str, target: str, side: str, runs: int, python: str = sys.executable) -> dict[str, float]:
+    """A fresh process to its first validated answer: seconds and peak RSS (MB), fastest of *runs*.
+
+    The clock starts at the process's first statement (the interpreter's own start-up is the same
+    for every side) and stops when the answer is validated: it holds the imports, the client's
+    set-up and the first call. The Alloy side's process also builds the raw client and the
+    same-request body of its target (``make``), a little more than Alloy alone needs.
+    """
+    code = COLD.format(here=str(HERE), target=target, url=url, with_alloy=side != "raw", side=side)
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    runs_: list[list[float]] = []
+    for _ in range(runs):
+        done = subprocess.run([python, "-c", code], stdout=subprocess.PIPE, text=True, check=True, env=env)
+        runs_.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {"cold": min(r[0] for r in runs_), "rss_first": min(r[1] for r in runs_)}
+
+
 def import_time(statement: str, runs: int) -> float:
     """Seconds to run ``python -c statement`` minus ``python -c pass``, each the fastest of *runs*."""
 
@@ -239,7 +288,9 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=50, help="untimed calls per side first")
     parser.add_argument("--targets", default="", help="comma-separated target names (default: all)")
     parser.add_argument("--profile", action="store_true", help="cProfile Alloy's sync calls, print hot spots")
+    parser.add_argument("--cold-runs", type=int, default=7, help="fresh processes per side for cold start")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--chart", type=Path, help="also draw client CPU per call as a PNG here (matplotlib)")
     parser.add_argument("--worker", nargs=3, metavar=("KIND", "TARGET", "SIDE"), help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -252,6 +303,7 @@ def main() -> None:
         return
     if args.quick:
         args.calls, args.block, args.async_calls, args.async_block, args.warmup = 20, 10, 128, 64, 3
+        args.cold_runs = 1
 
     from targets import modules
 
@@ -265,14 +317,21 @@ def main() -> None:
             results[name] = run_worker(args, url, "timing", name)
             for side in results[name]:
                 results[name][side].update(run_worker(args, url, "rss", name, side)[side])
+            for side in ("raw", "alloy"):
+                results[name][side].update(cold_start(url, name, side, args.cold_runs))
     if args.profile:
         return
     runs = 3 if args.quick else 7
     imports = {stmt: import_time(stmt, runs) for stmt in IMPORTS}
     notes = {name: note for name in results if (note := getattr(modules()[name], "NOTE", None))}
     print(render(args, results, imports, notes))
+    saved = {"results": results, "imports": imports}
     if args.json:
-        args.json.write_text(json.dumps({"results": results, "imports": imports}, indent=2))
+        args.json.write_text(json.dumps(saved, indent=2))
+    if args.chart:
+        from chart import draw
+
+        draw(saved, args.chart)
 
 
 def render(
@@ -286,6 +345,8 @@ def render(
         ("function calls / call, sync", "calls", "calls"),
         ("function calls / call, async", "async_calls", "calls"),
         ("peak RSS", "rss", "MB"),
+        ("cold start, to first answer", "cold", "ms"),
+        ("peak RSS, first answer", "rss_first", "MB"),
     ]
     out = [
         f"{args.calls} sync calls and {args.async_calls} async calls per side, the sides taking turns; "
@@ -297,6 +358,8 @@ def render(
     ]
     for name, sides in results.items():
         for label, key, unit in rows:
+            if key not in sides["raw"] or key not in sides["alloy"]:
+                continue
             raw, alloy = sides["raw"][key], sides["alloy"][key]
             same = sides.get("same_request", {}).get(key)
             same_cells = (_show(same, unit), f"{alloy / same:.2f}x") if same else ("–", "–")
@@ -306,14 +369,34 @@ def render(
             )
     if notes:
         out += [""] + [f"- `{name}`: {note}." for name, note in notes.items()]
+    out += ["", *targets_met(results)]
     out += ["", "Import time (fresh interpreter, fastest run, minus `python -c pass`):", ""]
     out += [f"- `{stmt}`: {seconds * 1000:.0f} ms" for stmt, seconds in imports.items()]
     return "\n".join(out)
 
 
+def targets_met(results: Results) -> list[str]:
+    """Issue 20's start-up and memory targets, per target: cold start ≤ raw SDK, peak RSS ≤ raw + 5 MB."""
+    out = ["Cold start (fastest fresh process) and peak RSS, against the targets:", ""]
+    for name, sides in results.items():
+        raw, alloy = sides["raw"], sides["alloy"]
+        if "cold" not in raw or "cold" not in alloy:
+            continue
+        cold_ok = alloy["cold"] <= raw["cold"]
+        extra = alloy["rss"] - raw["rss"]
+        out.append(
+            f"- `{name}`: cold start {alloy['cold'] * 1000:,.0f} ms against {raw['cold'] * 1000:,.0f} ms "
+            f"({'met' if cold_ok else 'not met'}: ≤ the raw SDK); peak RSS {alloy['rss']:.1f} MB against "
+            f"{raw['rss']:.1f} MB, {extra:+.1f} MB ({'met' if extra <= 5 else 'not met'}: ≤ +5 MB)"
+        )
+    return out
+
+
 def _show(value: float, unit: str) -> str:
     if unit == "µs":
         return f"{value * 1e6:,.0f} µs"
+    if unit == "ms":
+        return f"{value * 1000:,.0f} ms"
     return f"{value:,.0f}" if unit == "calls" else f"{value:.1f} {unit}"
 
 

@@ -68,6 +68,34 @@ ROUTES: dict[str, bytes] = {
 }
 
 
+def _chunk(delta: Any, finish_reason: str | None = None, **extra: Any) -> bytes:
+    choices = [{"index": 0, "delta": delta, "finish_reason": finish_reason}] if delta is not None else []
+    chunk = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1_700_000_000}
+    return b"data: " + json.dumps({**chunk, "model": MODEL, "choices": choices, **extra}).encode() + b"\n\n"
+
+
+# A streamed Chat Completions answer that calls the tool `return_invoice` with the invoice: what
+# magentic, which always streams and returns a pydantic model through a forced tool, is answered
+# (benchmarks/peers.py).
+_CALL = {
+    "index": 0,
+    "id": "call_bench",
+    "type": "function",
+    "function": {"name": "return_invoice", "arguments": ""},
+}
+STREAM_ROUTES: dict[str, bytes] = {
+    "/v1/chat/completions": b"".join(
+        [
+            _chunk({"role": "assistant", "content": None, "tool_calls": [_CALL]}),
+            _chunk({"tool_calls": [{"index": 0, "function": {"arguments": ANSWER_TEXT}}]}),
+            _chunk({}, "tool_calls"),
+            _chunk(None, usage=_USAGE),
+            b"data: [DONE]\n\n",
+        ]
+    )
+}
+
+
 def strict_schema(schema: Any) -> Any:
     """OpenAI's strict rules, by hand: every object closed, every property required."""
     if isinstance(schema, dict):
