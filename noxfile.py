@@ -56,9 +56,9 @@ def bench(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def bench_peers(session: nox.Session) -> None:
-    """Alloy beside instructor and pydantic-ai in the overhead harness; writes docs/assets/peers.png.
+    """Alloy beside instructor, pydantic-ai and magentic in the overhead harness; writes docs/assets/peers.png.
 
-    Not a default session: it installs benchmarks/requirements-peers.txt here (pydantic-ai, matplotlib)
+    Not a default session: it installs benchmarks/requirements-peers.txt here (pydantic-ai, magentic, matplotlib)
     and makes instructor's own venv in .cache/bench-peers/ on first use. ``-- --quick`` for a smoke run.
     """
     session.run(PY, "-m", "pip", "install", "--quiet", "-r", "benchmarks/requirements-peers.txt")

@@ -236,7 +236,11 @@ start = time.perf_counter()
 import sys
 sys.path.insert(0, {here!r})
 from targets import {target} as module
-answer = module.make({url!r}, with_alloy={with_alloy}).{side}()
+if {alloy}:
+    from invoice import PROMPT
+    answer = module.alloy_command({url!r})(PROMPT)
+else:
+    answer = module.make({url!r}, with_alloy=False).raw()
 elapsed = time.perf_counter() - start
 from invoice import EXPECTED
 assert answer == EXPECTED, "the first answer did not validate to the expected Invoice"
@@ -251,10 +255,11 @@ def cold_start(url: str, target: str, side: str, runs: int, python: str = sys.ex
 
     The clock starts at the process's first statement (the interpreter's own start-up is the same
     for every side) and stops when the answer is validated: it holds the imports, the client's
-    set-up and the first call. The Alloy side's process also builds the raw client and the
-    same-request body of its target (``make``), a little more than Alloy alone needs.
+    set-up and the first call. The raw side is the target's ``make(with_alloy=False)``; the Alloy
+    side is its ``alloy_command`` alone (``import alloy``, ``configure``, ``@command``), nothing
+    of the raw side made.
     """
-    code = COLD.format(here=str(HERE), target=target, url=url, with_alloy=side != "raw", side=side)
+    code = COLD.format(here=str(HERE), target=target, url=url, alloy=side == "alloy")
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     runs_: list[list[float]] = []
     for _ in range(runs):
@@ -317,8 +322,9 @@ def main() -> None:
             results[name] = run_worker(args, url, "timing", name)
             for side in results[name]:
                 results[name][side].update(run_worker(args, url, "rss", name, side)[side])
-            for side in ("raw", "alloy"):
-                results[name][side].update(cold_start(url, name, side, args.cold_runs))
+            if hasattr(modules()[name], "alloy_command"):  # targets/__init__.py
+                for side in ("raw", "alloy"):
+                    results[name][side].update(cold_start(url, name, side, args.cold_runs))
     if args.profile:
         return
     runs = 3 if args.quick else 7

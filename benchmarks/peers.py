@@ -1,4 +1,4 @@
-"""Alloy beside its peers, instructor and pydantic-ai, in the harness of ``overhead.py``.
+"""Alloy beside its peers, instructor, pydantic-ai and magentic, in the harness of ``overhead.py``.
 
     pip install -r benchmarks/requirements-peers.txt      # once (or: nox -s bench_peers)
     python benchmarks/peers.py --json .cache/peers.json --chart docs/assets/peers.png
@@ -9,12 +9,14 @@ Same fake server (``fake_server.py``), same workload (``invoice.py``), same meth
 ``overhead.py``: in one worker process per provider and environment, the raw SDK, Alloy and each
 peer take turns block by block (``overhead.take_turns``), and each measure is the median block;
 client CPU is ``getrusage`` of the worker. Every side's first answer must validate to the
-expected ``Invoice``. Each peer is set to the provider's native JSON-schema output, the request
-the raw side makes (instructor ``Mode.JSON_SCHEMA``, or ``Mode.JSON`` for google-genai; pydantic-ai
-``NativeOutput``), since the fake answers in text.
+expected ``Invoice``. instructor and pydantic-ai are set to the provider's native JSON-schema
+output, the request the raw side makes (instructor ``Mode.JSON_SCHEMA``, or ``Mode.JSON`` for
+google-genai; pydantic-ai ``NativeOutput``), since the fake answers in text. magentic has one way:
+it always streams and returns a pydantic model through a forced tool call, so the fake server
+streams it a canned tool call (``STREAM_ROUTES`` in ``targets/openai.py``).
 
-Environments: pydantic-ai installs beside Alloy's own SDK versions and runs in this interpreter
-(``requirements-peers.txt``). instructor 1.17 needs an older openai SDK (its ``jiter<0.15``
+Environments: pydantic-ai and magentic install beside Alloy's own SDK versions and run in this
+interpreter (``requirements-peers.txt``). instructor 1.17 needs an older openai SDK (its ``jiter<0.15``
 against openai's ``jiter>=0.16`` from 3.4 on), so it runs in its own venv,
 ``.cache/bench-peers/instructor``, made here from ``requirements-peers-instructor.txt`` on first
 use (and again when that file changes), with Alloy from this checkout; the raw SDK and Alloy are

@@ -7,6 +7,9 @@ A target module defines:
 - ``make(base_url, with_alloy=True) -> Target``: the call functions, set up against the fake
   server; with ``with_alloy=False`` it must not import Alloy (the raw side's memory is measured
   that way) and leaves the Alloy-made sides ``None``;
+- ``alloy_command(base_url)`` (optional): the Alloy command alone, configured for the fake
+  server; ``overhead.py`` measures cold start (a fresh process to the first answer) with it, and
+  leaves cold start out for a target without it;
 - ``STREAM_ROUTES`` (optional): ``{path: body}``, canned server-sent events the fake server gives
   instead to a request that asks to stream (``targets/openai.py``: a tool call, for magentic);
 - ``NOTE`` (optional): one line shown under the table, for a target whose columns hold other

@@ -77,13 +77,7 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     if not with_alloy:
         return Target("anthropic", raw, raw_async)
 
-    import alloy
-
-    alloy.configure(anthropic_api_key=KEY, anthropic_base_url=base_url)
-
-    @alloy.command(output=Invoice, model=f"anthropic:{MODEL}")
-    def extract(text: str) -> str:
-        return text
+    extract = alloy_command(base_url)
 
     # Exactly what Alloy sends, built once by its own plan and adapter: output_config with the
     # schema as compiled and, since the fake is not api.anthropic.com, a system prompt stating it.
@@ -98,3 +92,20 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     return Target(
         "anthropic", raw, raw_async, lambda: extract(PROMPT), lambda: extract.async_(PROMPT), same, same_async
     )
+
+
+def alloy_command(base_url: str) -> Any:
+    """Alloy's command for this target, configured for the fake server (all the Alloy side needs).
+
+    ``overhead.py`` times a fresh process from ``import alloy`` through this to the first answer
+    (cold start), with nothing of the raw side made.
+    """
+    import alloy
+
+    alloy.configure(anthropic_api_key=KEY, anthropic_base_url=base_url)
+
+    @alloy.command(output=Invoice, model=f"anthropic:{MODEL}")
+    def extract(text: str) -> str:
+        return text
+
+    return extract

@@ -143,13 +143,7 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     if not with_alloy:
         return Target("openai", raw, raw_async)
 
-    import alloy
-
-    alloy.configure(openai_api_key=KEY, openai_base_url=f"{base_url}/v1")
-
-    @alloy.command(output=Invoice, model=f"openai:{MODEL}")
-    def extract(text: str) -> str:
-        return text
+    extract = alloy_command(base_url)
 
     # Exactly what Alloy sends, built once by its own plan and adapter: the schema as compiled and,
     # since the fake is not OpenAI's own endpoint, a system message that also states it.
@@ -172,3 +166,20 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     return Target(
         "openai", raw, raw_async, lambda: extract(PROMPT), lambda: extract.async_(PROMPT), same, same_async
     )
+
+
+def alloy_command(base_url: str) -> Any:
+    """Alloy's command for this target, configured for the fake server (all the Alloy side needs).
+
+    ``overhead.py`` times a fresh process from ``import alloy`` through this to the first answer
+    (cold start), with nothing of the raw side made.
+    """
+    import alloy
+
+    alloy.configure(openai_api_key=KEY, openai_base_url=f"{base_url}/v1")
+
+    @alloy.command(output=Invoice, model=f"openai:{MODEL}")
+    def extract(text: str) -> str:
+        return text
+
+    return extract

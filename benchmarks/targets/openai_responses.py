@@ -48,13 +48,7 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     if not with_alloy:
         return Target("openai_responses", raw, raw_async)
 
-    import alloy
-
-    alloy.configure(openai_api_key=KEY, openai_base_url=f"{base_url}/v1", openai_api="responses")
-
-    @alloy.command(output=Invoice, model=f"openai:{MODEL}")
-    def extract(text: str) -> str:
-        return text
+    extract = alloy_command(base_url)
 
     # Exactly what Alloy sends, built once by its own plan and adapter.
     from alloy._messages import Message
@@ -80,3 +74,20 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         same,
         same_async,
     )
+
+
+def alloy_command(base_url: str) -> Any:
+    """Alloy's command for this target, configured for the fake server (all the Alloy side needs).
+
+    ``overhead.py`` times a fresh process from ``import alloy`` through this to the first answer
+    (cold start), with nothing of the raw side made.
+    """
+    import alloy
+
+    alloy.configure(openai_api_key=KEY, openai_base_url=f"{base_url}/v1", openai_api="responses")
+
+    @alloy.command(output=Invoice, model=f"openai:{MODEL}")
+    def extract(text: str) -> str:
+        return text
+
+    return extract
