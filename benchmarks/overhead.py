@@ -250,22 +250,26 @@ print(json.dumps([elapsed, rss / 2**20 if sys.platform == "darwin" else rss / 2*
 """
 
 
-def cold_start(url: str, target: str, side: str, runs: int, python: str = sys.executable) -> dict[str, float]:
-    """A fresh process to its first validated answer: seconds and peak RSS (MB), fastest of *runs*.
+def cold_start(url: str, target: str, runs: int, python: str = sys.executable) -> dict[str, dict[str, float]]:
+    """A fresh process to its first validated answer, raw SDK and Alloy: seconds and peak RSS (MB).
 
     The clock starts at the process's first statement (the interpreter's own start-up is the same
     for every side) and stops when the answer is validated: it holds the imports, the client's
     set-up and the first call. The raw side is the target's ``make(with_alloy=False)``; the Alloy
     side is its ``alloy_command`` alone (``import alloy``, ``configure``, ``@command``), nothing
-    of the raw side made.
+    of the raw side made. The sides alternate, *runs* processes each; each keeps its fastest.
     """
-    code = COLD.format(here=str(HERE), target=target, url=url, alloy=side == "alloy")
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    runs_: list[list[float]] = []
+    seen: dict[str, list[list[float]]] = {"raw": [], "alloy": []}
     for _ in range(runs):
-        done = subprocess.run([python, "-c", code], stdout=subprocess.PIPE, text=True, check=True, env=env)
-        runs_.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return {"cold": min(r[0] for r in runs_), "rss_first": min(r[1] for r in runs_)}
+        for side, done in seen.items():
+            code = COLD.format(here=str(HERE), target=target, url=url, alloy=side == "alloy")
+            out = subprocess.run([python, "-c", code], stdout=subprocess.PIPE, text=True, check=True, env=env)
+            done.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return {
+        side: {"cold": min(r[0] for r in done), "rss_first": min(r[1] for r in done)}
+        for side, done in seen.items()
+    }
 
 
 def import_time(statement: str, runs: int) -> float:
@@ -323,8 +327,8 @@ def main() -> None:
             for side in results[name]:
                 results[name][side].update(run_worker(args, url, "rss", name, side)[side])
             if hasattr(modules()[name], "alloy_command"):  # targets/__init__.py
-                for side in ("raw", "alloy"):
-                    results[name][side].update(cold_start(url, name, side, args.cold_runs))
+                for side, measures in cold_start(url, name, args.cold_runs).items():
+                    results[name][side].update(measures)
     if args.profile:
         return
     runs = 3 if args.quick else 7
