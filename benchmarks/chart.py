@@ -4,7 +4,7 @@
 
 ``peers.py --chart PATH`` and ``overhead.py --chart PATH`` draw it at the end of a run. Each bar
 is a side's median client CPU per call divided by the raw SDK's in the same process (so 1.0 is
-the raw SDK, lower is cheaper), labelled with that ratio; one panel for sync calls and one for
+the raw SDK, the dashed line; lower is cheaper), labelled with that ratio; one panel for sync calls and one for
 async calls. Needs matplotlib (``benchmarks/requirements-peers.txt``).
 """
 
@@ -67,7 +67,7 @@ def draw(saved: dict[str, Any], path: Path) -> None:
             label, colour = STYLE[side]
             bars = ax.bar(xs, ys, width * 0.92, label=label, color=colour)
             for bar, y in zip(bars, ys, strict=True):
-                if y:
+                if y and side != "raw":  # the raw SDK is 1.00x: the dashed line
                     ax.annotate(
                         f"{y:.2f}x",
                         (bar.get_x() + bar.get_width() / 2, y),
@@ -83,9 +83,10 @@ def draw(saved: dict[str, Any], path: Path) -> None:
         ax.set_ylim(0, top * 1.15)
         ax.spines[["top", "right"]].set_visible(False)
     axes[0].set_ylabel("client CPU per call / raw SDK (lower is cheaper)")
-    axes[1].legend(frameon=False, fontsize=8, loc="upper right")
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(sides), frameon=False, fontsize=9)
     fig.suptitle("Client CPU per typed call against the raw SDK (fake server, same workload)", fontsize=11)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
