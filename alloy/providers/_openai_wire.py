@@ -24,8 +24,6 @@ from typing import Any, Literal, TypeVar, cast
 
 import openai
 import pydantic
-from openai.resources.chat import Completions
-from openai.resources.responses import Responses
 
 from .._errors import ProviderError, is_retryable_status, malformed, read_retry_after, snippet
 from .._messages import Request, Response, ToolCall, ToolCallDelta, ToolSpec, Usage
@@ -92,9 +90,15 @@ def json_schema(request: Request) -> dict[str, Any] | None:
 
 @functools.cache
 def _sdk_params(api: Api) -> frozenset[str]:
-    return frozenset(
-        inspect.signature(Responses.create if api == "responses" else Completions.create).parameters
-    )
+    # Imported here, not at the top: a Chat Completions process never loads the Responses resources
+    # (about 3 MB), and the other way round.
+    if api == "responses":
+        from openai.resources.responses import Responses
+
+        return frozenset(inspect.signature(Responses.create).parameters)
+    from openai.resources.chat import Completions
+
+    return frozenset(inspect.signature(Completions.create).parameters)
 
 
 def with_extra(kwargs: dict[str, Any], extra: Mapping[str, Any], api: Api) -> dict[str, Any]:
