@@ -18,6 +18,7 @@ from typing import Any
 
 import anthropic
 import pytest
+from anthropic._data import DEPRECATED_MODELS, MODELS_TO_WARN_WITH_THINKING_ENABLED
 from anthropic.resources.messages import Messages
 
 from alloy import Document, Image, ProviderError, ask, command, override, tool
@@ -305,17 +306,21 @@ def test_what_only_create_can_send_takes_create(claude: FakeServer, monkeypatch:
 def test_a_model_create_warns_about_still_warns(claude: FakeServer, monkeypatch: pytest.MonkeyPatch) -> None:
     """A deprecated model, and ``thinking.type=enabled`` on a model the SDK warns about for it,
     take ``create``, which warns as it always did; the same model without thinking goes lean."""
+    # The SDK's own lists (they change between SDK releases): a deprecated model, and one it warns
+    # about with thinking on.
+    deprecated = next(m for m in DEPRECATED_MODELS if m not in MODELS_TO_WARN_WITH_THINKING_ENABLED)
+    warns = next(m for m in MODELS_TO_WARN_WITH_THINKING_ENABLED if m not in DEPRECATED_MODELS)
     took = _lean_taken(monkeypatch)
     claude.replies += [ok("hi"), ok("hi"), ok("hi")]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        assert ask("Hi", model="anthropic:claude-sonnet-4-5") == "hi"
+        assert ask("Hi", model=f"anthropic:{deprecated}") == "hi"
         thinking = {"thinking": {"type": "enabled", "budget_tokens": 1024}}
-        assert ask("Hi", model="anthropic:claude-opus-4-6", extra=thinking) == "hi"
-        assert ask("Hi", model="anthropic:claude-opus-4-6") == "hi"
+        assert ask("Hi", model=f"anthropic:{warns}", extra=thinking) == "hi"
+        assert ask("Hi", model=f"anthropic:{warns}") == "hi"
     assert took == [False, False, True]
     kinds = [(w.category, str(w.message)) for w in caught]
-    assert any(issubclass(c, DeprecationWarning) and "claude-sonnet-4-5" in m for c, m in kinds)
+    assert any(issubclass(c, DeprecationWarning) and deprecated in m for c, m in kinds)
     assert any(issubclass(c, UserWarning) and "thinking.type=enabled" in m for c, m in kinds)
 
 
