@@ -204,6 +204,17 @@ start_server() {
     die "llama-server did not become healthy within 60 s; see $LOG_FILE"
 }
 
+# Ask process $1 to stop; after 5 s, make it.
+end_process() {
+    kill "$1" 2>/dev/null || true
+    local i
+    for i in $(seq 1 50); do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -9 "$1" 2>/dev/null || true
+}
+
 stop_server() {
     local pid
     if ! pid=$(running_pid); then
@@ -211,13 +222,7 @@ stop_server() {
         log "not running"
         return
     fi
-    kill "$pid" 2>/dev/null || true
-    local i
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+    end_process "$pid"
     rm -f "$PID_FILE" "$URL_FILE"
     log "stopped (pid $pid)"
 }
@@ -332,13 +337,7 @@ stop_litellm() {
         log "LiteLLM proxy not running"
         return
     fi
-    kill "$pid" 2>/dev/null || true
-    local i
-    for i in $(seq 1 50); do
-        kill -0 "$pid" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
+    end_process "$pid"
     rm -f "$LITELLM_PID_FILE" "$LITELLM_URL_FILE" "$LITELLM_KEY_FILE"
     log "LiteLLM proxy stopped (pid $pid)"
 }
