@@ -46,7 +46,7 @@ class Link:
 
 
 class _Spent:
-    """What the models tried so far spent, and why each failed."""
+    """What the models tried so far spent and why each failed; whether the next one takes over."""
 
     def __init__(self) -> None:
         self.usage = Usage()
@@ -90,11 +90,32 @@ class _Spent:
             self._add(exc)
             exc.usage, exc.cost = self.usage, self._cost()
 
+    def passing(self, item: _drivers.Item, span: _telemetry.Live | None) -> _drivers.Item:
+        """*item* on its way to the caller: a ``Result`` with what the models before it spent
+        added, and recorded on the call span."""
+        if isinstance(item, Result):
+            item = self.result(item)
+            _telemetry.record_result(span, item)
+        return item
+
+    def moves_on(self, exc: AlloyError, links: Sequence[Link], i: int, started: bool) -> bool:
+        """Whether the model after ``links[i]`` takes over from its failure *exc*; if not, *exc* gets
+        its notes and is the caller's. *started*: a delta of ``links[i]`` has reached the caller."""
+        if started or i == len(links) - 1 or not _moves_on(exc):
+            self.raised(exc)
+            return False
+        self.failed(links[i], exc, links[i + 1])
+        return True
+
 
 def _moves_on(exc: AlloyError) -> bool:
     if isinstance(exc, ToolLoopLimitExceeded):
         return False
     return isinstance(exc, ProviderError | CommandError | ConfigurationError)
+
+
+def _delta(item: _drivers.Item) -> bool:
+    return isinstance(item, str | ToolCallDelta)
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,18 +143,12 @@ def run(chain: Chain, prompt: Any, *, name: str, stream: bool = False) -> Iterat
             started = False
             try:
                 for item in _drivers.run(link.planner, prompt, name=name, stream=stream, parent=span):
-                    if isinstance(item, Result):
-                        item = spent.result(item)
-                        _telemetry.record_result(span, item)
-                    elif isinstance(item, str | ToolCallDelta):  # a delta has reached the caller
-                        started = True
-                    yield item
+                    started = started or _delta(item)  # a delta has reached the caller
+                    yield spent.passing(item, span)
                 return
             except AlloyError as exc:
-                if started or i == len(links) - 1 or not _moves_on(exc):
-                    spent.raised(exc)
+                if not spent.moves_on(exc, links, i, started):
                     raise
-                spent.failed(link, exc, links[i + 1])
 
 
 async def arun(chain: Chain, prompt: Any, *, name: str, stream: bool = False) -> AsyncIterator[_drivers.Item]:
@@ -145,15 +160,9 @@ async def arun(chain: Chain, prompt: Any, *, name: str, stream: bool = False) ->
             started = False
             try:
                 async for item in _drivers.arun(link.planner, prompt, name=name, stream=stream, parent=span):
-                    if isinstance(item, Result):
-                        item = spent.result(item)
-                        _telemetry.record_result(span, item)
-                    elif isinstance(item, str | ToolCallDelta):  # a delta has reached the caller
-                        started = True
-                    yield item
+                    started = started or _delta(item)  # a delta has reached the caller
+                    yield spent.passing(item, span)
                 return
             except AlloyError as exc:
-                if started or i == len(links) - 1 or not _moves_on(exc):
-                    spent.raised(exc)
+                if not spent.moves_on(exc, links, i, started):
                     raise
-                spent.failed(link, exc, links[i + 1])
