@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 import stamina
 
 from alloy import _pricing, _registry, _settings
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 _PROVIDER_VARS = (
     "OPENAI_API_KEY",
@@ -44,3 +48,22 @@ def _clean_settings(
     _registry.clear_clients()
     _pricing._PRICES.clear()  # pyright: ignore[reportPrivateUsage]
     _pricing._PRICES.update(prices)  # pyright: ignore[reportPrivateUsage]
+
+
+@pytest.fixture(scope="session")
+def exporter() -> InMemorySpanExporter:
+    """Every finished span, in memory (tests ``clear()`` it first). One tracer provider for the
+    process, since the global one can be set only once; OpenTelemetry loads only for tests that
+    ask for this."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    current = trace.get_tracer_provider()
+    provider = current if isinstance(current, TracerProvider) else TracerProvider()
+    if provider is not current:
+        trace.set_tracer_provider(provider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    return exporter

@@ -14,9 +14,6 @@ import traceback
 from collections.abc import Iterator
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from alloy import AlloyError, ConfigurationError, ProviderError, ask, override
@@ -25,17 +22,6 @@ from .server import FakeServer
 from .wire import KEYS, wire
 
 SECRET = "s3cr3t-Pa55w0rd-0123456789"
-
-
-@pytest.fixture(scope="module")
-def exporter() -> InMemorySpanExporter:
-    current = trace.get_tracer_provider()
-    provider = current if isinstance(current, TracerProvider) else TracerProvider()
-    if provider is not current:
-        trace.set_tracer_provider(provider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
 
 
 @pytest.fixture

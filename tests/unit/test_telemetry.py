@@ -14,9 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, cast
 
 import pytest
-from opentelemetry import trace
-from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
@@ -81,18 +79,6 @@ class Spans:
             parts += [s.name, s.status.description or "", json.dumps(dict(s.attributes or {}), default=str)]
             parts += [json.dumps(dict(e.attributes or {}), default=str) for e in s.events]
         return "\n".join(parts)
-
-
-@pytest.fixture(scope="module")
-def exporter() -> InMemorySpanExporter:
-    """One tracer provider for the process: the global one can be set only once."""
-    current = trace.get_tracer_provider()
-    provider = current if isinstance(current, TracerProvider) else TracerProvider()
-    if provider is not current:
-        trace.set_tracer_provider(provider)
-    exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return exporter
 
 
 @pytest.fixture
