@@ -137,7 +137,7 @@ def classify(exc: Exception) -> ProviderError | None:
     return None
 
 
-def _models(client: genai.Client | Any) -> Any:
+def _models(client: genai.Client | genai.client.AsyncClient) -> Any:
     """``client.models`` (or ``client.aio.models``), untyped: the SDK's parameter types mention
     ``PIL.Image``, so whether pyright knows them depends on whether pillow is installed."""
     return client.models
