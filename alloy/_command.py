@@ -20,21 +20,20 @@ from typing import TYPE_CHECKING, Any, Generic, ParamSpec, Protocol, Self, TypeV
 
 from typing_extensions import Unpack
 
-from . import _fallback, _partial
-from ._batch import POLL, BatchJob, aprompts_of, load_job, prompts_of, submit_job
+from . import _fallback
 from ._contracts import Contract, check_require, contracts_of
 from ._errors import CommandError, ConfigurationError
-from ._map import MapResult, amap, run_sync
 from ._messages import Message, Result
 from ._outputs import type_name
 from ._plan import Plan, for_model, model_label
 from ._plan import build as build_plan
 from ._prompt import Prompt, to_messages
-from ._reference import reference
 from ._settings import SettingsKwargs, check_names, models, resolve
 from ._tools import Tool, as_tool, command_tool
 
 if TYPE_CHECKING:
+    from ._batch import BatchJob
+    from ._map import MapResult
     from ._settings_class import Settings
 
 __all__ = ["AsyncCommand", "Command", "command"]
@@ -42,6 +41,10 @@ __all__ = ["AsyncCommand", "Command", "command"]
 P = ParamSpec("P")
 T = TypeVar("T")
 E = TypeVar("E")
+
+POLL = 10.0
+"""``batch``'s default ``poll``: ``alloy._batch.POLL`` (a test keeps them equal), written here so a
+module of commands need not load the batch machinery (it loads with the first batch call)."""
 
 
 @dataclass(slots=True)
@@ -131,12 +134,18 @@ class Call(Generic[T]):
                 yield item
 
     def partial(self, prompt: Sequence[Message]) -> Iterator[T]:
+        from . import _partial
+
         return _partial.partials(_fallback.run(self.chain(), prompt, name=self.name, stream=True))
 
     def apartial(self, prompt: Sequence[Message]) -> AsyncIterator[T]:
+        from . import _partial
+
         return _partial.apartials(_fallback.arun(self.chain(), prompt, name=self.name, stream=True))
 
     def check_items(self) -> None:
+        from . import _partial
+
         if _partial.element_type(self.output) is None:
             raise ConfigurationError(
                 f"{self.name}: stream_items yields the elements of a list, so it needs output=list[T]; "
@@ -144,9 +153,13 @@ class Call(Generic[T]):
             )
 
     def items(self, prompt: Sequence[Message]) -> Iterator[Any]:
+        from . import _partial
+
         return _partial.elements(_fallback.run(self.chain(), prompt, name=self.name, stream=True), self.name)
 
     def aitems(self, prompt: Sequence[Message]) -> AsyncIterator[Any]:
+        from . import _partial
+
         return _partial.aelements(
             _fallback.arun(self.chain(), prompt, name=self.name, stream=True), self.name
         )
@@ -193,6 +206,8 @@ class BaseCommand(Generic[P, T]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         """Pickled by reference (module and name), like the function it decorates."""
+        from ._reference import reference
+
         return reference(self, self.fn, self._call.call_options)
 
     def __copy__(self) -> Self:
@@ -230,6 +245,8 @@ class BaseCommand(Generic[P, T]):
             ConfigurationError: a bad ``concurrency``; a checkpoint written for other items or
                 another output type.
         """
+        from ._map import amap
+
         return await amap(
             self._aresult,
             items,
@@ -297,10 +314,14 @@ class Command(BaseCommand[P, T]):
 
     def submit_batch(self, items: Iterable[Any]) -> BatchJob[T]:
         """Upload *items* (each a value, a tuple or a dict of arguments) as one provider batch job."""
+        from ._batch import prompts_of, submit_job
+
         return submit_job(self._call, prompts_of(items, self._prompt))
 
     def batch_job(self, id: str) -> BatchJob[T]:
         """The batch job *id* this command submitted, in this process or an earlier one."""
+        from ._batch import load_job
+
         return load_job(self._call, id)
 
     def batch(
@@ -319,6 +340,8 @@ class Command(BaseCommand[P, T]):
     ) -> MapResult[T]:
         """``map_async`` run to the end from sync code (inside a running event loop too, such as a
         notebook's: then on a helper thread). Ctrl-C cancels the requests in flight."""
+        from ._map import run_sync
+
         return run_sync(
             lambda: self.map_async(items, concurrency=concurrency, checkpoint=checkpoint, progress=progress)
         )
@@ -366,11 +389,15 @@ class AsyncCommand(BaseCommand[P, T]):
 
     async def submit_batch(self, items: Iterable[Any]) -> BatchJob[T]:
         """Upload *items* (each a value, a tuple or a dict of arguments) as one provider batch job."""
+        from ._batch import aprompts_of, submit_job
+
         prompts = await aprompts_of(items, self._prompt)
         return await asyncio.to_thread(submit_job, self._call, prompts)
 
     def batch_job(self, id: str) -> BatchJob[T]:
         """The batch job *id* this command submitted, in this process or an earlier one."""
+        from ._batch import load_job
+
         return load_job(self._call, id)
 
     async def batch(

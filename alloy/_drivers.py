@@ -12,7 +12,6 @@ import asyncio
 import copy
 import logging
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from . import _engine, _retry, _telemetry
@@ -171,6 +170,8 @@ def _run_tools(plan: Plan, calls: tuple[ToolCall, ...]) -> list[Message]:
 
     if len(calls) == 1:
         return [one(calls[0])]
+    from concurrent.futures import ThreadPoolExecutor  # with the first turn of parallel tool calls
+
     workers = max(1, min(plan.settings.parallel_tools_max, len(calls)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="alloy-tool") as pool:
         return list(pool.map(one, calls))

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import difflib
 import functools
 import importlib
 import inspect
@@ -56,7 +55,9 @@ def split_model(name: str) -> tuple[str, str]:
     provider, sep, model = name.partition(":")
     if sep:
         if provider not in PROVIDERS:
-            close = difflib.get_close_matches(provider.lower(), PROVIDERS, n=1, cutoff=0.6)
+            from difflib import get_close_matches  # a hint for a wrong name: loaded then
+
+            close = get_close_matches(provider.lower(), PROVIDERS, n=1, cutoff=0.6)
             hint = f" Did you mean {close[0]!r} ('{close[0]}:{model}')?" if close else ""
             raise ConfigurationError(
                 f"Unknown provider {provider!r} in model {name!r}.{hint} Known providers: "

@@ -16,7 +16,6 @@ cached by the identity of the layers. Defaults live only on ``Settings``, never 
 
 from __future__ import annotations
 
-import difflib
 import functools
 import os
 import threading
@@ -194,7 +193,9 @@ def check_names(kwargs: Mapping[str, Any], where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, value in kwargs.items():
         if name not in _FIELDS:
-            close = difflib.get_close_matches(name, _FIELDS, n=1)
+            from difflib import get_close_matches  # a hint for a wrong name: loaded then
+
+            close = get_close_matches(name, _FIELDS, n=1)
             hint = f" Did you mean {close[0]!r}?" if close else ""
             valid = ", ".join(sorted(_FIELDS))
             raise ConfigurationError(f"Unknown setting {name!r} in {where}.{hint} Valid settings: {valid}.")
@@ -295,7 +296,9 @@ def _read_sources(key: tuple[Any, ...]) -> Settings:
         # ALLOY_TEST_* is reserved for Alloy's own test suite (e.g. ALLOY_TEST_LOCAL_LLM_URL).
         for var in sorted(found.keys() - _KNOWN_VARS):
             if var.startswith("ALLOY_") and not var.startswith("ALLOY_TEST_"):
-                close = difflib.get_close_matches(var, _ALLOY_VARS, n=1)
+                from difflib import get_close_matches  # a hint for a wrong name: loaded then
+
+                close = get_close_matches(var, _ALLOY_VARS, n=1)
                 hint = f" Did you mean {close[0]}?" if close else ""
                 warnings.warn(f"{var} (in {source}) is not an Alloy setting; ignored.{hint}", stacklevel=5)
     try:

@@ -12,7 +12,6 @@ import contextvars
 import functools
 import inspect
 from collections.abc import Callable, Coroutine, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, ParamSpec, Protocol, TypeVar, cast, overload, runtime_checkable
 
 import pydantic
@@ -213,6 +212,8 @@ def run_coroutine(coro: Coroutine[Any, Any, R]) -> R:
         asyncio.get_running_loop()
     except RuntimeError:
         return asyncio.run(coro)
+    from concurrent.futures import ThreadPoolExecutor  # only for an async tool inside a running loop
+
     context = contextvars.copy_context()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alloy-async-tool") as helper:
         return helper.submit(context.run, asyncio.run, coro).result()

@@ -18,6 +18,8 @@ import pytest
 
 import alloy
 
+from .providers.server import FakeServer, Reply
+
 ROOT = Path(__file__).resolve().parent.parent
 
 SDKS = ("openai", "anthropic", "google", "ollama", "httpx", "httpx2")
@@ -26,6 +28,14 @@ LATER = ("stamina", "tenacity", "docstring_parser", "opentelemetry")
 """Loaded at the first retry, the first tool with a docstring, the first traced call."""
 HEAVY = (*SDKS, *LATER, "pydantic", "pydantic_core", "pydantic_settings", "dotenv", "asyncio")
 """None of these is needed by ``import alloy`` itself."""
+NOT_FOR_A_CALL = (
+    *(f"alloy.{m}" for m in ("_batch", "_batch_record", "_map", "_checkpoint", "_progress", "_reference")),
+    "alloy._partial",
+    "pickle",
+    "difflib",
+)
+"""What a plain call does not use: batch jobs, ``map`` and its checkpoints, pickling, partial
+streaming, did-you-mean hints. Each loads with its first use."""
 
 
 def loaded_after(code: str) -> list[str]:
@@ -95,6 +105,36 @@ def test_a_first_call_loads_no_sdk_and_nothing_it_does_not_use() -> None:
     )
     assert "pydantic_settings" in loaded  # the settings were read: the call really ran
     assert not [m for m in (*SDKS, *LATER) if m in loaded]
+    assert not [m for m in NOT_FOR_A_CALL if m in loaded]
+
+
+def test_a_chat_completions_call_loads_neither_responses_nor_batches() -> None:
+    """A first call on Chat Completions (a base URL that is not OpenAI's) loads the Chat
+    translation only: not the Responses API's lean models, not the batch lines, nor anything
+    of ``NOT_FOR_A_CALL`` (cold start: a fresh process pays for every module it loads)."""
+    server = FakeServer().start()
+    message = {"role": "assistant", "content": '{"value": 3}', "refusal": None}
+    choice = {"index": 0, "finish_reason": "stop", "message": message}
+    server.replies.append(Reply(200, {"id": "c", "object": "chat.completion", "choices": [choice]}))
+    try:
+        loaded = loaded_after(
+            f"""
+            import alloy
+
+            @alloy.command(output=int, model="openai:gpt-4.1-mini", openai_api_key="sk-test",
+                           openai_base_url="{server.url}/v1")
+            def count(text: str) -> str:
+                return text
+
+            assert count("x") == 3
+            """
+        )
+    finally:
+        server.stop()
+    assert len(server.requests) == 1 and server.requests[0].path.endswith("/chat/completions")
+    assert "alloy.providers._openai_chat" in loaded  # the call went through Chat Completions
+    unused = ("alloy.providers._openai_responses", "alloy.providers._openai_batch", *NOT_FOR_A_CALL)
+    assert not [m for m in unused if m in loaded]
 
 
 def test_the_pytest_plugin_loads_nothing_heavy() -> None:

@@ -4,7 +4,8 @@ The adapter: which API, what it can do, the client, and one SDK call per I/O met
 cached per (key, base URL, timeout) with the SDK's own retries off (``alloy._retry`` is the one
 retry layer). The translation lives beside it: ``_openai_chat`` and ``_openai_responses`` (request,
 answer, stream of each API), ``_openai_wire`` (what they share, and the lean path's body),
-``_openai_batch`` (Batch API lines).
+``_openai_batch`` (Batch API lines). The Responses and batch modules load with their first use, so a
+Chat Completions process builds none of their lean models.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ from urllib.parse import urlsplit
 import openai
 from openai import AsyncStream, RequestOptions, Stream
 from openai.types.chat import ChatCompletion, ChatCompletionStreamOptionsParam
-from openai.types.responses import Response as OpenAIResponse
 from pydantic import SecretStr
 
 from .. import _registry
@@ -38,13 +38,13 @@ from . import (
 )
 from . import _openai_wire as wire
 from ._compat import Refusals
-from ._openai_batch import BATCH_ENDED, BATCH_URL, batch_line, json_line, parse_batch_line
 from ._openai_chat import DOCUMENT_URL, ChatStream, chat_kwargs, parse_chat
-from ._openai_responses import ResponsesStream, parse_responses, responses_kwargs
 from ._openai_wire import PROVIDER as _PROVIDER
 from ._openai_wire import Api, classify
 
 if TYPE_CHECKING:
+    from openai.types.responses import Response as OpenAIResponse
+
     from .._settings import Settings
 
 _REASONING = ("gpt-5", "o1", "o3", "o4")  # reasoning models refuse a temperature
@@ -91,7 +91,11 @@ _INLINE = Limit(50_000_000, "50 MB of files and images per request")
 
 
 def _stream_state(api: Api, kwargs: Mapping[str, Any]) -> wire.Deltas:
-    return ResponsesStream(kwargs.get("max_output_tokens")) if api == "responses" else ChatStream()
+    if api == "responses":
+        from ._openai_responses import ResponsesStream
+
+        return ResponsesStream(kwargs.get("max_output_tokens"))
+    return ChatStream()
 
 
 def _call(
@@ -165,6 +169,8 @@ class OpenAIAdapter(Adapter):
         """The wire API and the SDK keyword arguments for *request*."""
         compatible = not is_openai_url(settings.openai_base_url)
         if api_for(settings, request) == "responses":
+            from ._openai_responses import responses_kwargs
+
             api, kwargs = "responses", responses_kwargs(request)
         else:
             api, kwargs = "chat", chat_kwargs(request, compatible=compatible)
@@ -232,6 +238,8 @@ class OpenAIAdapter(Adapter):
         api: Api, raw: bytes | OpenAIResponse | ChatCompletion, kwargs: Mapping[str, Any]
     ) -> Response:
         if api == "responses":
+            from ._openai_responses import parse_responses
+
             return parse_responses(cast("bytes | OpenAIResponse", raw), kwargs.get("max_output_tokens"))
         return parse_chat(cast("bytes | ChatCompletion", raw))
 
@@ -263,6 +271,8 @@ class OpenAIAdapter(Adapter):
     # Batch jobs: Files + Batches, one JSONL line per request, on the API ``openai_api`` picks.
 
     def batch_submit(self, requests: Sequence[tuple[str, Request]], settings: Settings) -> str:
+        from ._openai_batch import BATCH_URL, batch_line
+
         lines = [batch_line(key, *self.kwargs(request, settings)) for key, request in requests]
         data = "".join(json.dumps(line, ensure_ascii=False) + "\n" for line in lines).encode()
         check_batch_size("OpenAI", len(lines), len(data), max_count=50_000, max_bytes=200_000_000)
@@ -272,6 +282,8 @@ class OpenAIAdapter(Adapter):
         return client.batches.create(input_file_id=upload.id, endpoint=endpoint, completion_window="24h").id
 
     def batch_state(self, job: str, settings: Settings) -> BatchState:
+        from ._openai_batch import BATCH_ENDED
+
         batch = self.client(settings).batches.retrieve(job)
         counts = batch.request_counts
         return BatchState(
@@ -283,6 +295,8 @@ class OpenAIAdapter(Adapter):
         )
 
     def batch_results(self, job: str, settings: Settings) -> Iterator[BatchItem]:
+        from ._openai_batch import json_line, parse_batch_line
+
         client = self.client(settings)
         batch = client.batches.retrieve(job)
         for file_id in (batch.output_file_id, batch.error_file_id):

@@ -52,7 +52,7 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
 
     # Exactly what Alloy sends, built once by its own plan and adapter.
     from alloy._messages import Message
-    from alloy.providers.openai import responses_kwargs
+    from alloy.providers._openai_responses import responses_kwargs
 
     sent = responses_kwargs(extract.explain().request([Message("user", PROMPT)]))
 

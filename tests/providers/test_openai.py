@@ -26,6 +26,7 @@ from pydantic import BaseModel
 import alloy
 from alloy import CommandError, ConfigurationError, ProviderError, ask, command, override, tool
 from alloy._messages import Message, OutputFormat, Request, Response, ToolCall, ToolSpec
+from alloy.providers import _openai_responses
 from alloy.providers import openai as adapter
 
 from .server import FakeServer, Reply, sse
@@ -479,7 +480,7 @@ def test_tool_choice_maps_to_each_api(choice: str, chat: Any, responses: Any) ->
     """tool_choice: auto/required/none as they are, a tool name as the API's named form."""
     request = Request("gpt-4.1", (Message("user", "hi"),), tools=(stock.spec,), tool_choice=choice)
     assert adapter.chat_kwargs(request)["tool_choice"] == chat
-    assert adapter.responses_kwargs(request)["tool_choice"] == responses
+    assert _openai_responses.responses_kwargs(request)["tool_choice"] == responses
 
 
 def test_strict_tool_specs_carry_the_flag() -> None:
@@ -492,7 +493,7 @@ def test_strict_tool_specs_carry_the_flag() -> None:
     )
     request = Request("gpt-4.1", (Message("user", "hi"),), tools=(spec,))
     assert adapter.chat_kwargs(request)["tools"][0]["function"]["strict"] is True
-    assert adapter.responses_kwargs(request)["tools"][0]["strict"] is True
+    assert _openai_responses.responses_kwargs(request)["tools"][0]["strict"] is True
 
 
 # --- re-ask and truncation -------------------------------------------------------------------------
@@ -555,7 +556,7 @@ def test_incomplete_responses_answer_reports_length() -> None:
     raw = OpenAIResponse.model_validate(
         responses_body("{", status="incomplete", incomplete="max_output_tokens")
     )
-    assert adapter.parse_responses(raw).finish_reason == "length"
+    assert _openai_responses.parse_responses(raw).finish_reason == "length"
 
 
 def test_responses_answer_that_used_the_whole_cap_is_length(server: FakeServer) -> None:
@@ -575,8 +576,8 @@ def test_responses_answer_that_used_the_whole_cap_is_length(server: FakeServer) 
         ask("Where?", output=Point, retry=0, max_tokens=5)
     assert "cut off at max_tokens (5)" in str(info.value)
     completed = OpenAIResponse.model_validate(responses_body("Hello", usage=(30, 4)))
-    assert adapter.parse_responses(completed, max_output_tokens=5).finish_reason == "stop"
-    assert adapter.parse_responses(completed).finish_reason == "stop"
+    assert _openai_responses.parse_responses(completed, max_output_tokens=5).finish_reason == "stop"
+    assert _openai_responses.parse_responses(completed).finish_reason == "stop"
 
 
 # --- streaming -------------------------------------------------------------------------------------
@@ -811,7 +812,7 @@ def test_native_mode_sends_non_strict_schema(caplog: pytest.LogCaptureFixture) -
     schema: dict[str, Any] = {"type": "object", "properties": {"a": {}}}
     request = Request("gpt-4.1", (Message("user", "hi"),), output=OutputFormat("Loose", schema, "native"))
     assert adapter.chat_kwargs(request)["response_format"]["json_schema"]["strict"] is False
-    assert adapter.responses_kwargs(request)["text"]["format"]["strict"] is False
+    assert _openai_responses.responses_kwargs(request)["text"]["format"]["strict"] is False
     assert "strict=false" in caplog.text
 
 
@@ -819,7 +820,7 @@ def test_prompt_mode_sends_no_format() -> None:
     """Mode "prompt" puts nothing on the wire: the system prompt carries the shape."""
     request = Request("m", (Message("user", "hi"),), output=OutputFormat("X", {"type": "object"}, "prompt"))
     assert "response_format" not in adapter.chat_kwargs(request)
-    assert "text" not in adapter.responses_kwargs(request)
+    assert "text" not in _openai_responses.responses_kwargs(request)
 
 
 def test_compatible_endpoint_uses_chat_and_states_the_schema(server: FakeServer) -> None:
@@ -885,7 +886,7 @@ def test_tool_calls_parse_from_both_apis() -> None:
     """Function calls parse to ToolCall(name, arguments, call id) from both answer shapes."""
     calls = [("call_7", "stock", '{"sku": "A1"}')]
     chat = adapter.parse_chat(ChatCompletion.model_validate(chat_body(None, calls)))
-    responses = adapter.parse_responses(OpenAIResponse.model_validate(responses_body(None, calls)))
+    responses = _openai_responses.parse_responses(OpenAIResponse.model_validate(responses_body(None, calls)))
     for parsed in (chat, responses):
         assert parsed.tool_calls == (ToolCall("stock", {"sku": "A1"}, "call_7"),)
         assert parsed.finish_reason == "tool_calls"

@@ -6,6 +6,7 @@ The wire side (the three providers' batch APIs, re-asks, re-runs) is in tests/pr
 from __future__ import annotations
 
 import asyncio
+import inspect
 import io
 import json
 import os
@@ -16,7 +17,17 @@ from pathlib import Path
 
 import pytest
 
-from alloy import BatchJob, CommandError, ConfigurationError, MapResult, command, override, require
+from alloy import (
+    BatchJob,
+    CommandError,
+    ConfigurationError,
+    MapResult,
+    _batch,
+    _command,
+    command,
+    override,
+    require,
+)
 from alloy._messages import Usage
 from alloy._pricing import estimate
 from alloy.testing import ScriptedModel
@@ -142,3 +153,9 @@ def test_no_progress_by_default_when_stderr_is_not_a_terminal(monkeypatch: pytes
     monkeypatch.setattr(sys, "stderr", err)
     extract.batch(["a", "b"], poll=0)
     assert err.getvalue() == ""
+
+
+def test_the_commands_poll_default_is_the_jobs() -> None:
+    """``Command.batch`` (whose module does not load the batch machinery) waits as ``BatchJob.wait`` does."""
+    for method in (_command.Command.batch, _command.AsyncCommand.batch, _batch.BatchJob.wait):
+        assert inspect.signature(method).parameters["poll"].default == _batch.POLL
