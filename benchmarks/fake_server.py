@@ -2,7 +2,9 @@
 
 It answers every route of every benchmark target (``targets/*.py`` ``ROUTES``) with the canned
 reply (or, for a request with ``"stream": true`` to a path of a target's ``STREAM_ROUTES``, its
-canned server-sent events), over HTTP/1.1 keep-alive, on asyncio so 64 concurrent connections cost it little. Running
+canned server-sent events). A route may also be a function of the request's body that returns the
+reply, so one path can answer a conversation's turns differently (the tool round-trip targets: a
+tool call first, the answer to the request that carries the tool's result). Over HTTP/1.1 keep-alive, on asyncio so 64 concurrent connections cost it little. Running
 in a separate process keeps its CPU time out of the client's ``getrusage`` numbers.
 
     python benchmarks/fake_server.py      # prints "PORT <n>" once it listens on 127.0.0.1:<n>
@@ -20,15 +22,19 @@ import contextlib
 import os
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from targets import modules
 
+Reply = bytes | Callable[[bytes], bytes]
+"""A route's reply: the canned body, or a function of the request's body that gives it."""
 
-def routes(name: str = "ROUTES") -> dict[str, bytes]:
-    table: dict[str, bytes] = {}
+
+def routes(name: str = "ROUTES") -> dict[str, Reply]:
+    table: dict[str, Reply] = {}
     for module in modules().values():
         table.update(getattr(module, name, {}))
     return table
@@ -72,9 +78,10 @@ async def serve(port: int = 0, *, latency: float = 0.0, limit: int = 0) -> None:
                 finally:
                     in_flight -= 1
                 kind = b"application/json"
-                body = table.get(path)
+                reply = table.get(path)
                 if path in streams and _asks_to_stream(request):
-                    kind, body = b"text/event-stream", streams[path]
+                    kind, reply = b"text/event-stream", streams[path]
+                body = reply(request) if callable(reply) else reply
                 status = b"200 OK" if body is not None else b"404 Not Found"
                 body = body if body is not None else b'{"error": {"message": "no such route"}}'
                 writer.write(

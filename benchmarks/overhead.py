@@ -331,9 +331,11 @@ def main() -> None:
                 run_worker(args, url, "profile", name, "alloy")
                 continue
             results[name] = run_worker(args, url, "timing", name)
+            if getattr(modules()[name], "TIMING_ONLY", False):  # targets/__init__.py
+                continue
             for side in results[name]:
                 results[name][side].update(run_worker(args, url, "rss", name, side)[side])
-            if hasattr(modules()[name], "alloy_command"):  # targets/__init__.py
+            if hasattr(modules()[name], "alloy_command"):
                 for side, measures in cold_start(url, name, args.cold_runs).items():
                     results[name][side].update(measures)
     if args.profile:

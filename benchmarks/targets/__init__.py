@@ -3,7 +3,9 @@
 A target module defines:
 
 - ``ROUTES``: ``{path: body}``, the canned JSON replies the fake server gives (``fake_server.py``
-  serves the routes of every target);
+  serves the routes of every target); a body may also be a function of the request's body that
+  returns the reply, for a path that answers a conversation's turns differently (the tool
+  round-trip targets ``*_tools.py``: a tool call first, then the answer; ``_roundtrip.py``);
 - ``make(base_url, with_alloy=True) -> Target``: the call functions, set up against the fake
   server; with ``with_alloy=False`` it must not import Alloy (the raw side's memory is measured
   that way) and leaves the Alloy-made sides ``None``;
@@ -12,10 +14,14 @@ A target module defines:
   leaves cold start out for a target without it;
 - ``STREAM_ROUTES`` (optional): ``{path: body}``, canned server-sent events the fake server gives
   instead to a request that asks to stream (``targets/openai.py``: a tool call, for magentic);
+- ``TIMING_ONLY`` (optional): ``True`` for a target measured for client CPU, wall time and
+  function calls only, without peak-RSS (nor cold-start) rows: the tool round-trip targets, whose
+  processes are their plain targets' with one tool more, which keeps ``--quick`` short;
 - ``NOTE`` (optional): one line shown under the table, for a target whose columns hold other
   sides than the usual three (``openai_telemetry``: Alloy with telemetry off and on).
 
-Adding a provider's row is adding one module here.
+Adding a provider's row is adding one module here (a module whose name starts with ``_`` holds
+what targets share and is not a target).
 """
 
 from __future__ import annotations
