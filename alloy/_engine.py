@@ -72,7 +72,7 @@ def run(plan: Plan, prompt: Sequence[Message], *, stream: bool = False) -> Run:
     errors: list[str] = []
 
     while True:
-        response: Response = yield Send(plan.request(messages, finalize=finalize), stream)
+        response: Response = yield Send(plan.request(messages, finalize=finalize, said=len(prompt)), stream)
         usage = usage + response.usage + Usage(requests=1)
         if response.text:
             texts.append(response.text)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import _react
 from ._contracts import Contract
 from ._errors import ConfigurationError, snippet
-from ._example import example_instance
+from ._form import answer_form
 from ._interpose import interposed
 from ._messages import Message, OutputFormat, OutputMode, Request, ToolMode, ToolSpec
 from ._outputs import OutputType, output_type, type_name
@@ -81,6 +81,10 @@ class Plan:
     deeper: Plan | None = field(default=None, repr=False)
     """Where the dialect cut recursion at a fixed depth: the plan a re-ask switches to, a forced tool
     with the recursive schema (``$ref``), not strict, so a deeper answer fits."""
+    reminder: str | None = field(default=None, repr=False)
+    """Where the shape is only stated in the prompt (no enforced schema, or a compatible server that may
+    ignore it): the answer's form, restated at the end of the last user message of each request, where
+    a small model heeds it (the history the caller gets back is not changed)."""
     cache_key: str | None = field(default=None, repr=False)
     """Sent as ``Request.cache_key`` (``prompt_cache`` on): the same for every call of a command."""
     fallbacks: list[Plan] = field(default_factory=list["Plan"])
@@ -125,8 +129,15 @@ class Plan:
                 f"in one request ({limit.says}). Send fewer or smaller parts."
             )
 
-    def request(self, messages: Sequence[Message], *, finalize: bool = False) -> Request:
-        """The request for the next turn. *finalize*: ask for the answer, no more tool calls."""
+    def request(
+        self, messages: Sequence[Message], *, finalize: bool = False, said: int | None = None
+    ) -> Request:
+        """The request for the next turn. *finalize*: ask for the answer, no more tool calls.
+
+        *said*: how many of *messages* are the caller's (the rest are this call's own turns: tool
+        results, re-asks); the reminder goes on the last of the caller's user messages, so a re-ask's
+        feedback stays the last thing the model reads, and the prefix stays the same from turn to turn.
+        """
         output = None
         tool_choice = "auto"
         if self.schema is not None and self.output_mode in ("native_strict", "native", "json_object"):
@@ -146,7 +157,7 @@ class Plan:
             tool_choice = "none"
         return Request(
             model=self.model,
-            messages=tuple(messages),
+            messages=_reminded(messages, self.reminder, said) if self.reminder else tuple(messages),
             system=self.system,
             tools=tuple(self.tools),
             tool_choice=tool_choice if self.tools else "auto",
@@ -178,6 +189,18 @@ class Plan:
                 lines.append(f"fallback {i}:")
                 lines += [f"  {line}" for line in str(plan).splitlines()]
         return "\n".join(lines)
+
+
+def _reminded(messages: Sequence[Message], reminder: str, said: int | None) -> tuple[Message, ...]:
+    """*messages* with *reminder* at the end of the last user message of the first *said*."""
+    out = list(messages)
+    for i in range((len(out) if said is None else said) - 1, -1, -1):
+        m = out[i]
+        if m.role == "user":
+            content = f"{m.content}\n\n{reminder}" if isinstance(m.content, str) else (*m.content, reminder)
+            out[i] = dataclasses.replace(m, content=content)
+            break
+    return tuple(out)
 
 
 @functools.cache
@@ -222,6 +245,7 @@ def build(
             tool_mode = settings.tool_mode
 
     system_parts = [settings.system] if settings.system else []
+    reminder: str | None = None
     schema: dict[str, Any] | None = None
     codec: Compiled | None = None
     output_mode: OutputMode = "text"
@@ -244,12 +268,14 @@ def build(
     if schema is not None and (output_mode in ("prompt", "json_object") or caps.compatible_endpoint):
         if caps.compatible_endpoint and output_mode not in ("prompt", "json_object"):
             notes.append("compatible endpoint: the JSON shape is also stated in the system prompt")
+        form = answer_form(schema)
         system_parts.append(
             "Answer with one JSON object, and nothing else, that follows this JSON schema:\n"
             + json.dumps(schema)
-            + "\nAn example of an answer of that shape (your values, not these; never the schema itself):\n"
-            + json.dumps(example_instance(schema))
+            + "\nThe answer has this form, with your values in place of each <...>:\n"
+            + form
         )
+        reminder = f"Reply with JSON only, in the form {form}"
     if output_mode == "tool" and schema is not None:
         sent_tools = [*sent_tools, ToolSpec(OUTPUT_TOOL, "Give the final answer with this tool.", schema)]
 
@@ -275,6 +301,7 @@ def build(
         tool_table=table,
         tool_codecs=tool_codecs,
         system="\n\n".join(system_parts) or None,
+        reminder=reminder,
         ensures=list(ensures),
         temperature=temperature,
         caps=caps,
@@ -317,6 +344,7 @@ def _deeper(plan: Plan, out: OutputType, codec: Compiled) -> Plan | None:
         tools=[*tools, spec],
         notes=notes,
         answer_check=_checker(out, plain),
+        reminder=None,  # the answer comes through the tool, not as JSON text
     )
 
 
