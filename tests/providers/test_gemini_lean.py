@@ -12,13 +12,15 @@ import asyncio
 import dataclasses
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from google.genai import errors, models, types
 from pydantic import BaseModel
 
 from alloy import Image, Message, Prompt, ProviderError, Result, ask, command, override, tool
+from alloy.providers import _gemini_wire
+from alloy.providers._gemini_wire import lean_type
 from alloy.providers.gemini import CALL_ID_PREFIX
 
 from .server import FakeServer, Reply
@@ -142,10 +144,22 @@ def gemini(server: FakeServer) -> Iterator[FakeServer]:
         yield server
 
 
+def _plain(value: Any) -> Any:
+    """*value* with each lean SDK model in it (``_gemini_wire.lean``) validated again as its SDK type."""
+    if isinstance(value, list):
+        return [_plain(v) for v in cast("list[Any]", value)]
+    if isinstance(value, BaseModel) and type(value).__module__ == _gemini_wire.__name__:
+        sdk: type[BaseModel] = type(value).__bases__[0]
+        assert sdk.__module__ == types.__name__ and lean_type(sdk) is type(value)
+        return sdk.model_validate({f: _plain(getattr(value, f)) for f in value.model_fields_set})
+    return value
+
+
 def _sdk_form(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every ``generate_content`` gets the SDK's full form, as before the lean path: typed
-    ``Content``s, the system instruction as a string, and a config without the raw body, so the
-    SDK builds its own response objects (and follows continuations itself)."""
+    ``Content``s, the system instruction as a string, and a plain ``GenerateContentConfig`` (not
+    the lean subclass) without the raw body, so the SDK builds its own response objects (and
+    follows continuations itself)."""
 
     def typed(kwargs: dict[str, Any]) -> dict[str, Any]:
         given = kwargs["contents"]
@@ -155,7 +169,9 @@ def _sdk_form(monkeypatch: pytest.MonkeyPatch) -> None:
         if isinstance(system := config.system_instruction, types.Content):
             update["system_instruction"] = "".join(p.text or "" for p in system.parts or ())
         contents = [types.Content.model_validate(c) for c in given]
-        return kwargs | {"contents": contents, "config": config.model_copy(update=update)}
+        fields = {name: _plain(getattr(config, name)) for name in config.model_fields_set}
+        plain = types.GenerateContentConfig.model_validate(fields | update)
+        return kwargs | {"contents": contents, "config": plain}
 
     sync, coro = models.Models.generate_content, models.AsyncModels.generate_content
 
@@ -200,6 +216,35 @@ def test_lean_and_sdk_forms_send_identical_bytes(
     for mine, theirs in zip(lean_requests, gemini.requests, strict=True):
         assert mine.headers["x-goog-api-key"] == theirs.headers["x-goog-api-key"] == KEY
         assert mine.headers.get("content-type") == theirs.headers.get("content-type")
+
+
+@pytest.mark.parametrize(("name", "run", "replies"), [CASES[3], CASES[4]], ids=["typed", "tools"])
+def test_the_sdk_reads_the_config_without_walking_its_fields(
+    gemini: FakeServer,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    run: Callable[[], Result[Any]],
+    replies: Callable[[], list[Reply]],
+) -> None:
+    """The SDK's request transform asks ``field in model`` of every field it reads; for the config
+    and what is in it (system instruction, function declarations, tool config) that is answered
+    without iterating the model (the SDK still walks the contents it builds per call, and the
+    ``Tool`` it merges the declarations into)."""
+    walked: list[type[BaseModel]] = []
+    real = BaseModel.__iter__
+
+    def spy(self: BaseModel) -> Any:
+        walked.append(type(self))
+        return real(self)
+
+    monkeypatch.setattr(BaseModel, "__iter__", spy)
+    gemini.replies += replies()
+    run()
+    assert walked  # the per-call contents are still walked: the spy sees what the transform does
+    config_types = (types.GenerateContentConfig, types.FunctionDeclaration, types.FunctionCallingConfig)
+    assert [
+        t for t in walked if issubclass(t, config_types) or t.__module__ == _gemini_wire.__name__
+    ] == [], set(walked)
 
 
 def test_a_continued_answer_is_whole_with_every_requests_usage(gemini: FakeServer) -> None:
