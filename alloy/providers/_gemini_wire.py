@@ -2,12 +2,12 @@
 
 The request is what ``models.generate_content`` takes, in the forms it handles cheapest (each
 measured, and checked to put the same bytes on the wire as the typed form by
-``tests/providers/test_gemini_lean.py``): ``contents`` as plain dicts of the SDK's field names
-(one user text as a string), which the SDK validates into its ``Content`` objects itself, and a
-``GenerateContentConfig`` validated once per plan and settings, its system instruction a
-``Content`` (the SDK would build one from the string on every call), and kept as ``lean`` types:
-subclasses of the SDK's that its request transform reads without iterating them once per field
-it looks up (which is most of that transform's cost; see ``lean``).
+``tests/providers/test_gemini_lean.py``): ``contents`` as plain dicts of the SDK's field names,
+which the SDK validates into its ``Content`` objects itself (one user text as a ready ``Content``),
+and a ``GenerateContentConfig`` validated once per plan and settings, its system instruction a
+``Content`` (the SDK would build one from the string on every call). The config and the one-text
+``Content`` are ``lean`` types: subclasses of the SDK's that its request transform reads without
+iterating them once per field it looks up (which is most of that transform's cost; see ``lean``).
 
 google-genai has no public low-level request method (``BaseApiClient.request`` lives in the
 private ``_api_client`` module, behind the private ``client._api_client``), so the SDK's request
@@ -91,7 +91,7 @@ def build_request(
             schema = None
     first = request.messages[0] if len(request.messages) == 1 else None
     if first is not None and first.role == "user" and isinstance(first.content, str) and first.content:
-        contents: Contents | str = first.content  # the SDK's cheapest form of one user text
+        contents: Contents | types.Content = _user_text(first.content)  # the cheapest form of one text
     else:
         contents = wire_contents(request.messages, signatures, sign=is_current(request.model))
     return {"model": request.model, "contents": contents, "config": _config(request, tools, schema)[raw]}
@@ -195,6 +195,14 @@ def lean(value: Any) -> Any:
     if type(value) is types.Tool:  # the SDK reads a Tool's declarations into a Tool of its own
         return value.model_copy(update=values)
     return lean_type(type(value)).model_construct(fields, **values)
+
+
+def _user_text(text: str) -> types.Content:
+    """One user text as a lean ``Content``: what the SDK makes of the string itself, unwalked."""
+    part = lean_type(types.Part).model_construct({"text"}, text=text)
+    return cast(
+        types.Content, lean_type(types.Content).model_construct({"role", "parts"}, role="user", parts=[part])
+    )
 
 
 def _calling(choice: str) -> dict[str, Any]:

@@ -163,7 +163,7 @@ def _sdk_form(monkeypatch: pytest.MonkeyPatch) -> None:
 
     def typed(kwargs: dict[str, Any]) -> dict[str, Any]:
         given = kwargs["contents"]
-        given = [{"role": "user", "parts": [{"text": given}]}] if isinstance(given, str) else given
+        given = [_plain(given)] if isinstance(given, types.Content) else given
         config: types.GenerateContentConfig = kwargs["config"]
         update: dict[str, Any] = {"should_return_http_response": None}
         if isinstance(system := config.system_instruction, types.Content):
@@ -240,7 +240,7 @@ def test_the_sdk_reads_the_config_without_walking_its_fields(
     monkeypatch.setattr(BaseModel, "__iter__", spy)
     gemini.replies += replies()
     run()
-    assert walked  # the per-call contents are still walked: the spy sees what the transform does
+    assert walked  # the SDK's own models (its parameters, contents given as dicts) still are walked
     config_types = (types.GenerateContentConfig, types.FunctionDeclaration, types.FunctionCallingConfig)
     assert [
         t for t in walked if issubclass(t, config_types) or t.__module__ == _gemini_wire.__name__
