@@ -17,7 +17,7 @@ import dataclasses
 import inspect
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, cast
 
 import pydantic
@@ -100,7 +100,7 @@ def build_request(request: Request, settings: Settings) -> dict[str, Any]:
     if request.cache_key:
         _mark_cacheable(kwargs)
     if request.output is not None and request.output.mode in ("native", "native_strict"):
-        kwargs["output_config"] = {"format": {"type": "json_schema", "schema": request.output.schema}}
+        kwargs["output_config"] = _held(("output_config", request.output.schema), _output_config)
     body: dict[str, Any] = {} if request.temperature is None else {"temperature": request.temperature}
     for key, value in request.extra.items():
         target = kwargs if key in _PARAMS else body
@@ -127,7 +127,7 @@ def content(kwargs: Mapping[str, Any]) -> bytes | None:
     body = {k: extra[k] if k in extra else kwargs[k] for k in BODY_KEYS if k in kwargs or k in extra}
     body.update((k, v) for k, v in extra.items() if k not in body)
     try:
-        return _ENCODER.encode(body).encode()
+        return _encode(body).encode()
     except (TypeError, ValueError):
         return None
 
@@ -141,7 +141,56 @@ def _mark_cacheable(kwargs: dict[str, Any]) -> None:
     if tools := kwargs.get("tools"):
         tools[-1] = {**tools[-1], "cache_control": _EPHEMERAL}
     if system := kwargs.get("system"):
-        kwargs["system"] = [{"type": "text", "text": system, "cache_control": _EPHEMERAL}]
+        kwargs["system"] = _held(("system", system), _cached_system)
+
+
+def _output_config(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"format": {"type": "json_schema", "schema": schema}}
+
+
+def _cached_system(system: str) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": system, "cache_control": _EPHEMERAL}]
+
+
+# The body values made from a plan's stable parts (its schema, its system prompt: the same objects
+# on every call), each made once and kept with its JSON (``_encode``), by the identity of what it is
+# made from; each entry holds that object, so no id is reused while it lives. Bounded: cleared when
+# full. Nothing mutates them: ``build_request``'s merging of ``extra`` makes new dicts.
+_stable: dict[tuple[str, int], tuple[object, Any]] = {}
+_STABLE_KEPT = 256
+
+
+def _held(key: tuple[str, Any], make: Callable[[Any], Any]) -> Any:
+    entry = _stable.get((key[0], id(key[1])))
+    if entry is not None and entry[0] is key[1]:
+        return entry[1]
+    if len(_stable) >= _STABLE_KEPT:
+        _stable.clear()
+    value = make(key[1])
+    _stable[key[0], id(key[1])] = (key[1], value)
+    _fragments[id(value)] = (value, _ENCODER.encode(value))
+    return value
+
+
+_fragments: dict[int, tuple[object, str]] = {}
+"""The JSON of each value in ``_stable``, by its identity."""
+
+
+def _encode(body: dict[Any, Any]) -> str:
+    """``_ENCODER.encode(body)``, the same text, with the JSON of the stable values (``_held``) reused.
+
+    A JSON object is its members' JSON joined, so encoding each value apart gives the same bytes.
+    """
+    if len(_fragments) > 2 * _STABLE_KEPT:
+        _fragments.clear()
+    members: list[str] = []
+    for key, value in body.items():
+        if not isinstance(key, str):
+            return _ENCODER.encode(body)
+        held = _fragments.get(id(value))
+        json_value = held[1] if held is not None and held[0] is value else _ENCODER.encode(value)
+        members.append(f"{_ENCODER.encode(key)}:{json_value}")
+    return "{" + ",".join(members) + "}"
 
 
 def tool_choice(choice: str) -> dict[str, str]:

@@ -268,6 +268,36 @@ def test_every_body_key_lands_where_create_puts_it(
     assert lean.json["container"] == "c-2"
 
 
+def test_a_plans_stable_parts_are_encoded_once_and_the_body_stays_the_same(
+    claude: FakeServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The output schema and the cached system block are the same objects on every call of a
+    plan, and their JSON is reused; each body is still what encoding it whole gives."""
+    claude.replies += [ok(CITY), ok(CITY)]
+    encoded: list[object] = []
+    real = wire._ENCODER.encode
+
+    class Spy:
+        def encode(self, o: object) -> str:
+            encoded.append(o)
+            return real(o)
+
+    monkeypatch.setattr(wire, "_ENCODER", Spy())
+    monkeypatch.setattr(wire, "_stable", {})  # as in a fresh process
+    monkeypatch.setattr(wire, "_fragments", {})
+    city("France")
+    city("Spain")
+    first, second = claude.requests
+    for sent in (first, second):
+        assert sent.body == json.dumps(sent.json, ensure_ascii=False, separators=(",", ":")).encode()
+    assert first.json["output_config"] == second.json["output_config"]
+    assert first.json["messages"] != second.json["messages"]
+    stable = [first.json["output_config"], first.json["system"]]
+    once = [o for o in encoded if o in stable]  # each encoded once, at the first call
+    assert len(once) == 2 and all(o in once for o in stable)
+    assert wire._encode({1: "a", "b": [1.5, None]}) == real({1: "a", "b": [1.5, None]})  # non-str key
+
+
 def test_body_keys_are_creates_body_keys() -> None:
     """``BODY_KEYS`` is ``create``'s signature without the keywords that are not body fields, so a
     newer SDK's new keyword shows up here (until then it takes ``create``)."""
