@@ -265,7 +265,9 @@ class Decoder:
             self.taken += 1
             text = bytes(self.scan.buf[a:b]).strip()
             try:
-                yield text, self.item.adapter.validate_python(self._element(pydantic_core.from_json(text)))
+                # as JSON, like the whole answer (OutputType._validate): `datetime | str` takes an ISO string
+                element = self._element(pydantic_core.from_json(text))
+                yield text, self.item.adapter.validate_json(pydantic_core.to_json(element))
             except ValueError as exc:  # pydantic.ValidationError included
                 yield text, exc
 
@@ -349,7 +351,7 @@ class Decoder:
         if raw is NOTHING:
             return NOTHING
         try:
-            return _loose(out).validate_python(raw, allow_partial=True)
+            return _loose(out).validate_json(pydantic_core.to_json(raw), allow_partial=True)  # as JSON, too
         except pydantic.ValidationError:
             return NOTHING
 

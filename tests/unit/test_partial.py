@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
 import itertools
 import json
 from typing import Any, NamedTuple, NotRequired
@@ -147,6 +148,41 @@ def test_stream_items_yields_each_element_once_as_it_completes() -> None:
         for line in lines.stream_items():
             seen.append(line)
     assert seen == [Line(name=f"n{i}", qty=i) for i in range(5)]
+
+
+def test_stream_items_validate_as_the_final_answer_does() -> None:
+    """Each element is validated as JSON, like the whole answer: an ISO string is a datetime in
+    ``datetime | str`` (SPEC §17 "Output types"), not the str that Python-mode validation keeps."""
+
+    @command(output=list[dt.datetime | str])
+    def moments() -> str:
+        return "p"
+
+    reply = json.dumps({"value": ["2025-01-31T12:00:00Z", "tomorrow"]})
+    with override(model=ScriptedModel([reply, reply])):
+        streamed = list(moments.stream_items())
+        final = moments()
+    assert streamed == final == [dt.datetime(2025, 1, 31, 12, tzinfo=dt.UTC), "tomorrow"]
+
+
+class Event(pydantic.BaseModel):
+    name: str
+    when: dt.datetime | str
+
+
+def test_stream_partial_previews_validate_as_json_too() -> None:
+    """A finished field is in a preview what it is in the answer: the datetime, not its string."""
+
+    @command(output=Event)
+    def event() -> str:
+        return "p"
+
+    reply = json.dumps({"when": "2025-01-31T12:00:00Z", "name": "the launch of the new rocket"})
+    with override(model=ScriptedModel([reply])):
+        previews = list(event.stream_partial())
+    when = dt.datetime(2025, 1, 31, 12, tzinfo=dt.UTC)
+    while_the_name_streams = [p for p in previews if p.name and p.name != "the launch of the new rocket"]
+    assert while_the_name_streams and all(p.when == when for p in while_the_name_streams)
 
 
 def test_stream_items_yields_an_element_before_the_rest_is_written() -> None:
