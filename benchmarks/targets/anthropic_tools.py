@@ -10,19 +10,30 @@ tool strict with ``output_config`` on both requests (its plan: ``output_mode="na
 ``tool_mode="native"``), so the answer comes as a text block, as on the raw side; it also
 validates the tool's arguments against its signature and serializes its result with pydantic.
 The fake's route is ``_roundtrip.round_trip``.
+Both sides of an async call run the tool in a worker thread (``_roundtrip.arun``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from invoice import PROMPT, Invoice
 
 from targets import Target
 from targets import anthropic as plain
-from targets._roundtrip import ARGUMENTS, DESCRIPTION, NAME, PARAMETERS, PREFIX, lookup_customer, round_trip
+from targets._roundtrip import (
+    ARGUMENTS,
+    DESCRIPTION,
+    NAME,
+    PARAMETERS,
+    PREFIX,
+    Calls,
+    arun,
+    lookup_customer,
+    round_trip,
+    run,
+)
 from targets.openai import strict_schema
 
 MODEL, KEY = plain.MODEL, plain.KEY
@@ -56,7 +67,6 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
             "c", anthropic.AsyncAnthropic(api_key=KEY, base_url=url)
         )
 
-    functions: dict[str, Callable[..., Any]] = {NAME: lookup_customer}
     kwargs: Any = {
         "model": MODEL,
         "max_tokens": 1024,
@@ -67,7 +77,7 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     }
     first: Any = [{"role": "user", "content": PROMPT}]
 
-    def results(message: Any) -> list[Any]:
+    def results(message: Any, outputs: dict[str, Any]) -> list[Any]:
         """The assistant's turn (its text and tool calls) and a user turn with each call's result."""
         turn: list[Any] = []
         blocks: list[Any] = []
@@ -76,8 +86,9 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
                 turn.append({"type": "text", "text": block.text})
             elif block.type == "tool_use":
                 turn.append({"type": "tool_use", "id": block.id, "name": block.name, "input": block.input})
-                result = functions[block.name](**block.input)
-                blocks.append({"type": "tool_result", "tool_use_id": block.id, "content": json.dumps(result)})
+                blocks.append(
+                    {"type": "tool_result", "tool_use_id": block.id, "content": json.dumps(outputs[block.id])}
+                )
         return [{"role": "assistant", "content": turn}, {"role": "user", "content": blocks}]
 
     def text(message: Any) -> Invoice:
@@ -87,7 +98,7 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         messages = list(first)
         message = client.messages.create(messages=messages, **kwargs)
         while message.stop_reason == "tool_use":
-            messages += results(message)
+            messages += results(message, run(calls(message)))
             message = client.messages.create(messages=messages, **kwargs)
         return text(message)
 
@@ -95,7 +106,7 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         messages = list(first)
         message = await aclient().messages.create(messages=messages, **kwargs)
         while message.stop_reason == "tool_use":
-            messages += results(message)
+            messages += results(message, await arun(calls(message)))
             message = await aclient().messages.create(messages=messages, **kwargs)
         return text(message)
 
@@ -118,14 +129,13 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         )
     sent = build_request(plan.request([Message("user", PROMPT)]), plan.settings)
 
-    def alloy_results(message: Any) -> list[Any]:
-        calls = [b for b in message.content if b.type == "tool_use"]
+    def alloy_results(message: Any, outputs: dict[str, Any]) -> list[Any]:
+        uses = [b for b in message.content if b.type == "tool_use"]
         blocks = [
-            {"type": "tool_result", "tool_use_id": b.id, "content": serialize(functions[b.name](**b.input))}
-            for b in calls
+            {"type": "tool_result", "tool_use_id": b.id, "content": serialize(outputs[b.id])} for b in uses
         ]
-        uses = [{"type": "tool_use", "id": b.id, "name": b.name, "input": b.input} for b in calls]
-        return [{"role": "assistant", "content": uses}, {"role": "user", "content": blocks}]
+        turn = [{"type": "tool_use", "id": b.id, "name": b.name, "input": b.input} for b in uses]
+        return [{"role": "assistant", "content": turn}, {"role": "user", "content": blocks}]
 
     history = [
         Message("user", PROMPT),
@@ -135,7 +145,8 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     follow_up = build_request(plan.request(history), plan.settings)
     from anthropic.types import Message as Message_
 
-    laid_out = [*sent["messages"], *alloy_results(Message_.model_validate_json(_CALL))]
+    canned = Message_.model_validate_json(_CALL)
+    laid_out = [*sent["messages"], *alloy_results(canned, run(calls(canned)))]
     if {**sent, "messages": laid_out} != follow_up:
         raise SystemExit(
             "anthropic_tools: the same-request side does not lay the follow-up out as Alloy does"
@@ -145,14 +156,15 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         message = client.messages.create(**sent)
         while message.stop_reason == "tool_use":
             message = client.messages.create(
-                **{**sent, "messages": [*sent["messages"], *alloy_results(message)]}
+                **{**sent, "messages": [*sent["messages"], *alloy_results(message, run(calls(message)))]}
             )
         return text(message)
 
     async def same_async() -> Invoice:
         message = await aclient().messages.create(**sent)
         while message.stop_reason == "tool_use":
-            follow = {**sent, "messages": [*sent["messages"], *alloy_results(message)]}
+            done = await arun(calls(message))
+            follow = {**sent, "messages": [*sent["messages"], *alloy_results(message, done)]}
             message = await aclient().messages.create(**follow)
         return text(message)
 
@@ -165,6 +177,11 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         same,
         same_async,
     )
+
+
+def calls(message: Any) -> Calls:
+    """A message's ``tool_use`` blocks."""
+    return [(b.id, b.name, b.input) for b in message.content if b.type == "tool_use"]
 
 
 def alloy_command(base_url: str) -> Any:

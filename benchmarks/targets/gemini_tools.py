@@ -11,20 +11,31 @@ a user content of ``Part.from_function_response`` parts, and ask again; ``respon
 validated with ``Invoice.model_validate_json``. The Alloy side is ``@command(output=Invoice,
 tools=[lookup_customer])`` on the same model, which keeps the thought signature and sends it back
 with the call. The fake's route is ``_roundtrip.round_trip``.
+Both sides of an async call run the tool in a worker thread (``_roundtrip.arun``).
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable
 from typing import Any
 
 from invoice import PROMPT, Invoice
 
 from targets import Target
 from targets import gemini as plain
-from targets._roundtrip import ARGUMENTS, DESCRIPTION, NAME, PARAMETERS, PREFIX, lookup_customer, round_trip
+from targets._roundtrip import (
+    ARGUMENTS,
+    DESCRIPTION,
+    NAME,
+    PARAMETERS,
+    PREFIX,
+    Calls,
+    arun,
+    lookup_customer,
+    round_trip,
+    run,
+)
 
 MODEL, KEY = "gemini-3-flash-preview", plain.KEY
 SIGNATURE = b"bench-thought-signature"
@@ -68,7 +79,6 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     client = genai.Client(
         api_key=KEY, http_options=types.HttpOptions(base_url=f"{base_url}{PREFIX}", api_version="v1beta")
     )
-    functions: dict[str, Callable[..., Any]] = {NAME: lookup_customer}
     declaration = types.FunctionDeclaration(
         name=NAME, description=DESCRIPTION, parameters_json_schema=PARAMETERS
     )
@@ -78,11 +88,11 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         response_json_schema=Invoice.model_json_schema(),
     )
 
-    def results(response: Any) -> list[Any]:
+    def results(response: Any, outputs: dict[str, Any]) -> list[Any]:
         """The model's content and a user content with each function call's result."""
         parts = [
-            types.Part.from_function_response(name=c.name, response=functions[c.name](**c.args))
-            for c in response.function_calls
+            types.Part.from_function_response(name=c.name, response=outputs[str(i)])
+            for i, c in enumerate(response.function_calls)
         ]
         return [response.candidates[0].content, types.Content(role="user", parts=parts)]
 
@@ -90,7 +100,7 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         contents: Any = [types.Content(role="user", parts=[types.Part(text=PROMPT)])]
         response = client.models.generate_content(model=MODEL, contents=contents, config=config)
         while response.function_calls:
-            contents += results(response)
+            contents += results(response, run(calls(response)))
             response = client.models.generate_content(model=MODEL, contents=contents, config=config)
         return Invoice.model_validate_json(response.text or "")
 
@@ -98,7 +108,7 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         contents: Any = [types.Content(role="user", parts=[types.Part(text=PROMPT)])]
         response = await client.aio.models.generate_content(model=MODEL, contents=contents, config=config)
         while response.function_calls:
-            contents += results(response)
+            contents += results(response, await arun(calls(response)))
             response = await client.aio.models.generate_content(model=MODEL, contents=contents, config=config)
         return Invoice.model_validate_json(response.text or "")
 
@@ -120,23 +130,18 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     sent = build_request(plan.request([user]))
     follow_config = sent["config"]  # one config per plan: the same for every turn
 
-    def alloy_results(response: Any) -> list[Any]:
-        calls = [p for p in response.candidates[0].content.parts if p.function_call]
+    def alloy_results(response: Any, outputs: dict[str, Any]) -> list[Any]:
+        parts = [p for p in response.candidates[0].content.parts if p.function_call]
         model_turn = [
             {
                 "function_call": {"name": p.function_call.name, "args": p.function_call.args},
                 "thought_signature": p.thought_signature,
             }
-            for p in calls
+            for p in parts
         ]
         answers = [
-            {
-                "function_response": {
-                    "name": p.function_call.name,
-                    "response": functions[p.function_call.name](**p.function_call.args),
-                }
-            }
-            for p in calls
+            {"function_response": {"name": p.function_call.name, "response": outputs[str(i)]}}
+            for i, p in enumerate(parts)
         ]
         return [{"role": "model", "parts": model_turn}, {"role": "user", "parts": answers}]
 
@@ -148,21 +153,22 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     ]
     follow_up = build_request(plan.request(history), {call_id: SIGNATURE})
     first = follow_up["contents"][:1]  # the prompt as Alloy lays it out in a longer conversation
-    laid_out = [*first, *alloy_results(types.GenerateContentResponse.model_validate_json(_CALL))]
+    canned = types.GenerateContentResponse.model_validate_json(_CALL)
+    laid_out = [*first, *alloy_results(canned, run(calls(canned)))]
     if follow_up != {"model": MODEL, "contents": laid_out, "config": follow_config}:
         raise SystemExit("gemini_tools: the same-request side does not lay the follow-up out as Alloy does")
 
     def same() -> Invoice:
         response = client.models.generate_content(**sent)
         while response.function_calls:
-            contents = [*first, *alloy_results(response)]
+            contents = [*first, *alloy_results(response, run(calls(response)))]
             response = client.models.generate_content(model=MODEL, contents=contents, config=follow_config)
         return Invoice.model_validate_json(response.text or "")
 
     async def same_async() -> Invoice:
         response = await client.aio.models.generate_content(**sent)
         while response.function_calls:
-            contents = [*first, *alloy_results(response)]
+            contents = [*first, *alloy_results(response, await arun(calls(response)))]
             response = await client.aio.models.generate_content(
                 model=MODEL, contents=contents, config=follow_config
             )
@@ -177,6 +183,11 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         same,
         same_async,
     )
+
+
+def calls(response: Any) -> Calls:
+    """A response's function calls, keyed by their place (Gemini's calls carry no id here)."""
+    return [(str(i), c.name, c.args) for i, c in enumerate(response.function_calls or ())]
 
 
 def alloy_command(base_url: str) -> Any:

@@ -9,19 +9,30 @@ tools=[lookup_customer])``, which also validates the tool's arguments against it
 serializes its result with pydantic. Alloy sends the tools with ``response_format`` on both
 requests (its plan: ``output_mode="native_strict"``, ``tool_mode="native"``), and the answer comes
 as text, as on the raw side. The fake's route is ``_roundtrip.round_trip``.
+Both sides of an async call run the tool in a worker thread (``_roundtrip.arun``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from invoice import PROMPT, Invoice
 
 from targets import Target
 from targets import openai as chat
-from targets._roundtrip import ARGUMENTS, DESCRIPTION, NAME, PARAMETERS, PREFIX, lookup_customer, round_trip
+from targets._roundtrip import (
+    ARGUMENTS,
+    DESCRIPTION,
+    NAME,
+    PARAMETERS,
+    PREFIX,
+    Calls,
+    arun,
+    lookup_customer,
+    round_trip,
+    run,
+)
 
 MODEL, KEY = chat.MODEL, chat.KEY
 CALL_ID = "call_bench_1"
@@ -68,7 +79,6 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     def aclient() -> openai.AsyncOpenAI:
         return aclients.get("c") or aclients.setdefault("c", openai.AsyncOpenAI(api_key=KEY, base_url=url))
 
-    functions: dict[str, Callable[..., Any]] = {NAME: lookup_customer}
     tools: Any = [
         {"type": "function", "function": {"name": NAME, "description": DESCRIPTION, "parameters": PARAMETERS}}
     ]
@@ -79,9 +89,9 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     }
     first: Any = [{"role": "user", "content": PROMPT}]
 
-    def results(message: Any) -> list[Any]:
+    def results(message: Any, outputs: dict[str, Any]) -> list[Any]:
         """The assistant's tool calls and each call's result, as the next request's messages."""
-        calls = [c for c in message.tool_calls if c.type == "function"]
+        functions = [c for c in message.tool_calls if c.type == "function"]
         out: list[Any] = [
             {
                 "role": "assistant",
@@ -92,57 +102,39 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
                         "type": "function",
                         "function": {"name": c.function.name, "arguments": c.function.arguments},
                     }
-                    for c in calls
+                    for c in functions
                 ],
             }
         ]
-        for c in calls:
-            result = functions[c.function.name](**json.loads(c.function.arguments))
-            out.append({"role": "tool", "tool_call_id": c.id, "content": json.dumps(result)})
+        out += [
+            {"role": "tool", "tool_call_id": c.id, "content": json.dumps(outputs[c.id])} for c in functions
+        ]
         return out
+
+    def create(messages: Any) -> Any:
+        return client.chat.completions.create(
+            model=MODEL, messages=messages, tools=tools, response_format=response_format
+        )
+
+    async def acreate(messages: Any) -> Any:
+        return await aclient().chat.completions.create(
+            model=MODEL, messages=messages, tools=tools, response_format=response_format
+        )
 
     def raw() -> Invoice:
         messages = list(first)
-        message = (
-            client.chat.completions.create(
-                model=MODEL, messages=messages, tools=tools, response_format=response_format
-            )
-            .choices[0]
-            .message
-        )
+        message = create(messages).choices[0].message
         while message.tool_calls:
-            messages += results(message)
-            message = (
-                client.chat.completions.create(
-                    model=MODEL, messages=messages, tools=tools, response_format=response_format
-                )
-                .choices[0]
-                .message
-            )
+            messages += results(message, run(calls(message)))
+            message = create(messages).choices[0].message
         return Invoice.model_validate_json(message.content or "")
 
     async def raw_async() -> Invoice:
         messages = list(first)
-        message = (
-            (
-                await aclient().chat.completions.create(
-                    model=MODEL, messages=messages, tools=tools, response_format=response_format
-                )
-            )
-            .choices[0]
-            .message
-        )
+        message = (await acreate(messages)).choices[0].message
         while message.tool_calls:
-            messages += results(message)
-            message = (
-                (
-                    await aclient().chat.completions.create(
-                        model=MODEL, messages=messages, tools=tools, response_format=response_format
-                    )
-                )
-                .choices[0]
-                .message
-            )
+            messages += results(message, await arun(calls(message)))
+            message = (await acreate(messages)).choices[0].message
         return Invoice.model_validate_json(message.content or "")
 
     if not with_alloy:
@@ -160,7 +152,7 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     plan = extract.explain()
     sent = chat_kwargs(plan.request([Message("user", PROMPT)]), compatible=True)
 
-    def alloy_results(message: Any) -> list[Any]:
+    def alloy_results(message: Any, outputs: dict[str, Any]) -> list[Any]:
         out: list[Any] = [
             {
                 "role": "assistant",
@@ -168,18 +160,16 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
                     {
                         "id": c.id,
                         "type": "function",
-                        "function": {
-                            "name": c.function.name,
-                            "arguments": json.dumps(json.loads(c.function.arguments), ensure_ascii=False),
-                        },
+                        "function": {"name": name, "arguments": json.dumps(args, ensure_ascii=False)},
                     }
-                    for c in message.tool_calls
+                    for c, (_, name, args) in zip(message.tool_calls, calls(message), strict=True)
                 ],
             }
         ]
-        for c in message.tool_calls:
-            result = functions[c.function.name](**json.loads(c.function.arguments))
-            out.append({"role": "tool", "tool_call_id": c.id, "content": serialize(result)})
+        out += [
+            {"role": "tool", "tool_call_id": c.id, "content": serialize(outputs[c.id])}
+            for c in message.tool_calls
+        ]
         return out
 
     history = [
@@ -190,24 +180,23 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     follow_up = chat_kwargs(plan.request(history), compatible=True)
     from openai.types.chat import ChatCompletion
 
-    laid_out = [
-        *sent["messages"],
-        *alloy_results(ChatCompletion.model_validate_json(_CALL).choices[0].message),
-    ]
+    canned = ChatCompletion.model_validate_json(_CALL).choices[0].message
+    laid_out = [*sent["messages"], *alloy_results(canned, run(calls(canned)))]
     if laid_out != follow_up["messages"] or {**sent, "messages": laid_out} != follow_up:
         raise SystemExit("openai_tools: the same-request side does not lay the follow-up out as Alloy does")
 
     def same() -> Invoice:
         message = client.chat.completions.create(**sent, stream=False).choices[0].message
         while message.tool_calls:
-            kwargs = {**sent, "messages": [*sent["messages"], *alloy_results(message)]}
+            kwargs = {**sent, "messages": [*sent["messages"], *alloy_results(message, run(calls(message)))]}
             message = client.chat.completions.create(**kwargs, stream=False).choices[0].message
         return Invoice.model_validate_json(message.content or "")
 
     async def same_async() -> Invoice:
         message = (await aclient().chat.completions.create(**sent, stream=False)).choices[0].message
         while message.tool_calls:
-            kwargs = {**sent, "messages": [*sent["messages"], *alloy_results(message)]}
+            done = await arun(calls(message))
+            kwargs = {**sent, "messages": [*sent["messages"], *alloy_results(message, done)]}
             message = (await aclient().chat.completions.create(**kwargs, stream=False)).choices[0].message
         return Invoice.model_validate_json(message.content or "")
 
@@ -220,6 +209,15 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         same,
         same_async,
     )
+
+
+def calls(message: Any) -> Calls:
+    """A Chat Completions message's function calls."""
+    return [
+        (c.id, c.function.name, json.loads(c.function.arguments))
+        for c in message.tool_calls
+        if c.type == "function"
+    ]
 
 
 def alloy_command(base_url: str) -> Any:

@@ -8,19 +8,30 @@ the call and a ``function_call_output`` item (``json.dumps``) to the input and `
 ``@command(output=Invoice, tools=[lookup_customer])`` with ``openai_api="responses"`` (as
 ``openai_responses``), which sends the tools with the ``json_schema`` format on both requests, so
 the answer comes as text, as on the raw side. The fake's route is ``_roundtrip.round_trip``.
+Both sides of an async call run the tool in a worker thread (``_roundtrip.arun``).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 
 from invoice import PROMPT, Invoice
 
 from targets import Target
 from targets import openai as chat
-from targets._roundtrip import ARGUMENTS, DESCRIPTION, NAME, PARAMETERS, PREFIX, lookup_customer, round_trip
+from targets._roundtrip import (
+    ARGUMENTS,
+    DESCRIPTION,
+    NAME,
+    PARAMETERS,
+    PREFIX,
+    Calls,
+    arun,
+    lookup_customer,
+    round_trip,
+    run,
+)
 
 MODEL, KEY = chat.MODEL, chat.KEY
 CALL_ID = "call_bench_1"
@@ -56,7 +67,6 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     def aclient() -> openai.AsyncOpenAI:
         return aclients.get("c") or aclients.setdefault("c", openai.AsyncOpenAI(api_key=KEY, base_url=url))
 
-    functions: dict[str, Callable[..., Any]] = {NAME: lookup_customer}
     tools: Any = [
         {
             "type": "function",
@@ -76,38 +86,34 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     }
     first: Any = [{"role": "user", "content": PROMPT}]
 
-    def results(response: Any) -> list[Any]:
+    def results(response: Any, outputs: dict[str, Any]) -> list[Any]:
         """Each function call of the output and its result, as the next request's input items."""
         items: list[Any] = []
         for item in response.output:
             if item.type == "function_call":
-                result = functions[item.name](**json.loads(item.arguments))
-                items.append(
-                    {
-                        "type": "function_call",
-                        "call_id": item.call_id,
-                        "name": item.name,
-                        "arguments": item.arguments,
-                    }
-                )
-                items.append(
-                    {"type": "function_call_output", "call_id": item.call_id, "output": json.dumps(result)}
-                )
+                call = {
+                    "type": "function_call",
+                    "call_id": item.call_id,
+                    "name": item.name,
+                    "arguments": item.arguments,
+                }
+                output = json.dumps(outputs[item.call_id])
+                items += [call, {"type": "function_call_output", "call_id": item.call_id, "output": output}]
         return items
 
     def raw() -> Invoice:
         items = list(first)
         response = client.responses.create(model=MODEL, input=items, tools=tools, text=text)
-        while more := results(response):
-            items += more
+        while asked := calls(response):
+            items += results(response, run(asked))
             response = client.responses.create(model=MODEL, input=items, tools=tools, text=text)
         return Invoice.model_validate_json(response.output_text)
 
     async def raw_async() -> Invoice:
         items = list(first)
         response = await aclient().responses.create(model=MODEL, input=items, tools=tools, text=text)
-        while more := results(response):
-            items += more
+        while asked := calls(response):
+            items += results(response, await arun(asked))
             response = await aclient().responses.create(model=MODEL, input=items, tools=tools, text=text)
         return Invoice.model_validate_json(response.output_text)
 
@@ -125,17 +131,20 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     plan = extract.explain()
     sent = responses_kwargs(plan.request([Message("user", PROMPT)]))
 
-    def alloy_results(response: Any) -> list[Any]:
-        items: list[Any] = []
-        calls = [item for item in response.output if item.type == "function_call"]
-        for c in calls:
-            arguments = json.dumps(json.loads(c.arguments), ensure_ascii=False)
-            items.append(
-                {"type": "function_call", "call_id": c.call_id, "name": c.name, "arguments": arguments}
-            )
-        for c in calls:
-            output = serialize(functions[c.name](**json.loads(c.arguments)))
-            items.append({"type": "function_call_output", "call_id": c.call_id, "output": output})
+    def alloy_results(asked: Calls, outputs: dict[str, Any]) -> list[Any]:
+        items: list[Any] = [
+            {
+                "type": "function_call",
+                "call_id": cid,
+                "name": name,
+                "arguments": json.dumps(args, ensure_ascii=False),
+            }
+            for cid, name, args in asked
+        ]
+        items += [
+            {"type": "function_call_output", "call_id": cid, "output": serialize(outputs[cid])}
+            for cid, _, _ in asked
+        ]
         return items
 
     history = [
@@ -146,7 +155,8 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
     follow_up = responses_kwargs(plan.request(history))
     from openai.types.responses import Response
 
-    laid_out = [*sent["input"], *alloy_results(Response.model_validate_json(_CALL))]
+    canned = calls(Response.model_validate_json(_CALL))
+    laid_out = [*sent["input"], *alloy_results(canned, run(canned))]
     if {**sent, "input": laid_out} != follow_up:
         raise SystemExit(
             "responses_tools: the same-request side does not lay the follow-up out as Alloy does"
@@ -154,13 +164,15 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
 
     def same() -> Invoice:
         response = client.responses.create(**sent, stream=False)
-        while more := alloy_results(response):
+        while asked := calls(response):
+            more = alloy_results(asked, run(asked))
             response = client.responses.create(**{**sent, "input": [*sent["input"], *more]}, stream=False)
         return Invoice.model_validate_json(response.output_text)
 
     async def same_async() -> Invoice:
         response = await aclient().responses.create(**sent, stream=False)
-        while more := alloy_results(response):
+        while asked := calls(response):
+            more = alloy_results(asked, await arun(asked))
             response = await aclient().responses.create(
                 **{**sent, "input": [*sent["input"], *more]}, stream=False
             )
@@ -175,6 +187,13 @@ def make(base_url: str, with_alloy: bool = True) -> Target:
         same,
         same_async,
     )
+
+
+def calls(response: Any) -> Calls:
+    """A response's function calls."""
+    return [
+        (c.call_id, c.name, json.loads(c.arguments)) for c in response.output if c.type == "function_call"
+    ]
 
 
 def alloy_command(base_url: str) -> Any:
