@@ -130,17 +130,40 @@ class Ask:
         return (await _call(output, tools, settings).aresult(_prompt(prompt, context))).output
 
     def stream(
-        self, prompt: Prompt, *, context: Mapping[str, Any] | None = None, **settings: Unpack[SettingsKwargs]
+        self,
+        prompt: Prompt,
+        *,
+        output: type[str] = str,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
     ) -> Iterator[str]:
-        """Text deltas of the answer, in order."""
-        call = _call(str, None, settings)
+        """Text deltas of the answer, in order.
+
+        Raises:
+            ConfigurationError: an *output* other than ``str``, or *tools*: streaming is text only
+                (``stream_partial`` streams typed output), before any request.
+        """
+        call = _call(output, tools, settings)
+        call.check_stream()
         return call.stream(_prompt(prompt, context))
 
     def stream_async(
-        self, prompt: Prompt, *, context: Mapping[str, Any] | None = None, **settings: Unpack[SettingsKwargs]
+        self,
+        prompt: Prompt,
+        *,
+        output: type[str] = str,
+        tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
+        **settings: Unpack[SettingsKwargs],
     ) -> AsyncIterator[str]:
-        """Text deltas of the answer, in order, on the event loop."""
-        call = _call(str, None, settings)
+        """Text deltas of the answer, in order, on the event loop.
+
+        Raises:
+            ConfigurationError: as for ``stream``, before any request.
+        """
+        call = _call(output, tools, settings)
+        call.check_stream()
         return call.astream(_prompt(prompt, context))
 
     @overload

@@ -120,7 +120,8 @@ class Call(Generic[T]):
         if self.output is not str or self.tools:
             raise ConfigurationError(
                 f"{self.name}: streaming yields text only, so it needs output=str (or no output) and no tools. "
-                "Call it without .stream() to get a typed result."
+                "Call it without .stream() to get a typed result, or use .stream_partial() to get the "
+                "output as it arrives."
             )
 
     def stream(self, prompt: Sequence[Message]) -> Iterator[str]:
