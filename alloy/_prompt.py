@@ -73,10 +73,23 @@ def to_messages(prompt: Any, *, source: str) -> tuple[Message, ...]:
 
 
 def _conversation(messages: list[Message], source: str) -> tuple[Message, ...]:
+    for i, m in enumerate(messages, 1):
+        content: Any = m.content
+        if isinstance(content, str):
+            continue
+        parts: tuple[Any, ...] = content if isinstance(content, tuple) else (content,)  # pyright: ignore[reportUnknownVariableType]
+        bad: list[Any] = [p for p in parts if not isinstance(p, (str, *PARTS))]
+        if bad:
+            raise ConfigurationError(
+                f"{source} a conversation whose message {i} ({m.role}) has {type(bad[0]).__name__} "
+                f"{snippet(bad[0], 60)} in its content; a message's content is a str or a tuple of "
+                "parts (str, alloy.Image, alloy.Document, alloy.Audio)."
+            )
     last = messages[-1]
     if last.role != "user":
+        article = "an" if last.role[:1] in "aeiou" else "a"
         raise ConfigurationError(
-            f"{source} a conversation that ends with a {last.role!r} message; it must end with a "
+            f"{source} a conversation that ends with {article} {last.role!r} message; it must end with a "
             "user message (the turn the model answers): append Message.user(...)."
         )
     return _named(messages)

@@ -168,7 +168,7 @@ def test_a_history_round_trips_through_pydantic_json() -> None:
         (["", ""], "empty list (or only empty text)"),
         (["text", 3], "holding int 3"),
         ([Message.user("hi"), "text"], "mixes alloy.Message and parts"),
-        ([Message.user("hi"), Message.assistant("ho")], "ends with a 'assistant' message"),
+        ([Message.user("hi"), Message.assistant("ho")], "ends with an 'assistant' message"),
     ],
 )
 def test_a_prompt_function_must_return_a_prompt(driver: Driver, returned: Any, words: str) -> None:

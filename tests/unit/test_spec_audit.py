@@ -48,3 +48,23 @@ def test_ask_stream_with_tools_is_refused_before_sending() -> None:
     with pytest.raises(ConfigurationError, match="no tools"):
         ask.stream("x", tools=[lookup], model=model)
     assert model.requests == []
+
+
+@pytest.mark.parametrize("content", [5, ("text", 5), None])
+def test_a_message_whose_content_is_not_text_or_parts_is_refused_before_sending(content: object) -> None:
+    """SPEC 10: a Message's content is a str or a tuple of parts; anything else in a conversation is
+    a ConfigurationError naming the message (not a TypeError from deep inside), nothing sent."""
+    from alloy import Message
+
+    model = ScriptedModel([])
+    with pytest.raises(ConfigurationError, match=r"message 1 .*content"):
+        ask([Message("user", content)], model=model)  # pyright: ignore[reportArgumentType]
+    assert model.requests == []
+
+
+def test_a_conversation_ending_with_an_assistant_message_reads_well() -> None:
+    """SPEC 10: a conversation must end with a user message; the error names the role it ended with."""
+    from alloy import Message
+
+    with pytest.raises(ConfigurationError, match="ends with an 'assistant' message"):
+        ask([Message.user("hi"), Message.assistant("hello")], model="fake")
