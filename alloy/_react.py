@@ -81,14 +81,27 @@ def parse_step(text: str) -> Step:
     value = extract_json(text)
     if value is NO_JSON or not isinstance(value, dict):
         raise ValueError(
-            "Your reply was not a JSON object. Reply with exactly one JSON object with the keys "
-            '"thought", "action" and "action_input".'
+            f"Your reply was not a JSON object ({_why_not(text, value)}). Reply with exactly one JSON "
+            'object with the keys "thought", "action" and "action_input".'
         )
     step: dict[str, Any] = value  # pyright: ignore[reportUnknownVariableType]
     action = step.get("action")
     if not isinstance(action, str) or not action:
         raise ValueError('Your reply has no "action" string. Name a tool, or "final_answer" with the answer.')
     return Step(str(step.get("thought", "")), action, step.get("action_input", {}))
+
+
+def _why_not(text: str, value: Any) -> str:
+    """What was wrong with a reply that is not a JSON object: the parser's error, or what it was."""
+    if value is NO_JSON:
+        try:
+            json.loads(text.strip())
+        except ValueError as exc:
+            return str(exc)
+    if value is None:
+        return "it was null"
+    kind = "array" if isinstance(value, list) else "string" if isinstance(value, str) else "number or boolean"
+    return f"it was a JSON {kind}, not an object"
 
 
 def observation(text: str) -> str:

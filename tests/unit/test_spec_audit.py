@@ -68,3 +68,29 @@ def test_a_conversation_ending_with_an_assistant_message_reads_well() -> None:
 
     with pytest.raises(ConfigurationError, match="ends with an 'assistant' message"):
         ask([Message.user("hi"), Message.assistant("hello")], model="fake")
+
+
+@pytest.mark.parametrize(
+    ("reply", "said"),
+    [
+        ('{"thought": "t", "action": "add", "action_input": {"a": 1', "Expecting"),
+        ("I will add them.", "Expecting value: line 1 column 1"),
+        ("[1, 2]", "a JSON array, not an object"),
+    ],
+)
+def test_a_react_turn_that_is_not_json_is_answered_with_the_parse_error(reply: str, said: str) -> None:
+    """SPEC 5 (ReAct): a turn that is not valid JSON is answered with the parse error, and counts."""
+    from alloy import tool
+
+    @tool
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    step = '{"thought": "done", "action": "final_answer", "action_input": 3}'
+    model = ScriptedModel([reply, step])
+    assert ask("1+2?", output=int, tools=[add], tool_mode="react", model=model) == 3
+    feedback = model.requests[1].messages[-1]
+    assert feedback.role == "user"
+    assert said in feedback.text
+    assert '"thought", "action" and "action_input"' in feedback.text
