@@ -110,7 +110,7 @@ def test_a_first_call_loads_no_sdk_and_nothing_it_does_not_use() -> None:
 
 def test_a_chat_completions_call_loads_neither_responses_nor_batches() -> None:
     """A first call on Chat Completions (a base URL that is not OpenAI's) loads the Chat
-    translation only: not the Responses API's lean models, not the batch lines, nor anything
+    translation only: not the Responses API's lean models, not the stream's, not the batch lines, nor anything
     of ``NOT_FOR_A_CALL`` (cold start: a fresh process pays for every module it loads)."""
     server = FakeServer().start()
     message = {"role": "assistant", "content": '{"value": 3}', "refusal": None}
@@ -133,7 +133,10 @@ def test_a_chat_completions_call_loads_neither_responses_nor_batches() -> None:
         server.stop()
     assert len(server.requests) == 1 and server.requests[0].path.endswith("/chat/completions")
     assert "alloy.providers._openai_chat" in loaded  # the call went through Chat Completions
-    unused = ("alloy.providers._openai_responses", "alloy.providers._openai_batch", *NOT_FOR_A_CALL)
+    unused = (
+        *(f"alloy.providers._openai_{m}" for m in ("responses", "batch", "chat_stream")),
+        *NOT_FOR_A_CALL,
+    )
     assert not [m for m in unused if m in loaded]
 
 

@@ -3,7 +3,7 @@
 The adapter: which API, what it can do, the client, and one SDK call per I/O method, on a client
 cached per (key, base URL, timeout) with the SDK's own retries off (``alloy._retry`` is the one
 retry layer). The translation lives beside it: ``_openai_chat`` and ``_openai_responses`` (request,
-answer, stream of each API), ``_openai_wire`` (what they share, and the lean path's body),
+answer, stream of each API; Chat Completions' stream in ``_openai_chat_stream``), ``_openai_wire`` (what they share, and the lean path's body),
 ``_openai_batch`` (Batch API lines). The Responses and batch modules load with their first use, so a
 Chat Completions process builds none of their lean models.
 """
@@ -38,7 +38,7 @@ from . import (
 )
 from . import _openai_wire as wire
 from ._compat import Refusals
-from ._openai_chat import DOCUMENT_URL, ChatStream, chat_kwargs, parse_chat
+from ._openai_chat import DOCUMENT_URL, chat_kwargs, parse_chat
 from ._openai_wire import PROVIDER as _PROVIDER
 from ._openai_wire import Api, classify
 
@@ -95,6 +95,8 @@ def _stream_state(api: Api, kwargs: Mapping[str, Any]) -> wire.Deltas:
         from ._openai_responses import ResponsesStream
 
         return ResponsesStream(kwargs.get("max_output_tokens"))
+    from ._openai_chat_stream import ChatStream
+
     return ChatStream()
 
 
