@@ -33,6 +33,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Generator
 from contextlib import contextmanager
@@ -261,14 +262,25 @@ def cold_start(url: str, target: str, runs: int, python: str = sys.executable) -
     of the raw side made. The sides alternate, *runs* processes each; each keeps its fastest.
     ``cold_cpu`` is the CPU time (user + system) of the whole process, interpreter start-up
     included, which a loaded machine changes much less than the wall time.
+
+    Both sides import from bytecode, as an installed package does (pip compiles it at install):
+    every process writes and reads its ``.pyc`` files in one fresh cache directory
+    (``PYTHONPYCACHEPREFIX``), and one untimed process per side fills it first. Without that, a
+    shell with ``PYTHONDONTWRITEBYTECODE`` set, or a source checkout whose ``__pycache__`` is stale,
+    compiles every Alloy module in every run (about 100 ms more) while the SDKs' bytecode came with pip.
     """
-    env = {**os.environ, "PYTHONHASHSEED": "0"}
     seen: dict[str, list[list[float]]] = {"raw": [], "alloy": []}
-    for _ in range(runs):
-        for side, done in seen.items():
-            code = COLD.format(here=str(HERE), target=target, url=url, alloy=side == "alloy")
-            out = subprocess.run([python, "-c", code], stdout=subprocess.PIPE, text=True, check=True, env=env)
-            done.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    with tempfile.TemporaryDirectory(prefix="alloy-bench-pyc-") as pycache:
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env |= {"PYTHONHASHSEED": "0", "PYTHONPYCACHEPREFIX": pycache}
+        for run in range(runs + 1):
+            for side, done in seen.items():
+                code = COLD.format(here=str(HERE), target=target, url=url, alloy=side == "alloy")
+                out = subprocess.run(
+                    [python, "-c", code], stdout=subprocess.PIPE, text=True, check=True, env=env
+                )
+                if run:  # the first run of each side only compiled the bytecode
+                    done.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return {
         side: {
             "cold": min(r[0] for r in done),
