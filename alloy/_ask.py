@@ -30,8 +30,10 @@ def _call(output: Any, tools: Sequence[ToolLike] | None, settings: Mapping[str, 
     )
 
 
-def _prompt(prompt: Prompt, context: Mapping[str, Any] | None) -> tuple[Message, ...]:
-    messages = to_messages(prompt, source="ask() was given")
+def _prompt(
+    prompt: Prompt, context: Mapping[str, Any] | None, source: str = "ask() was given"
+) -> tuple[Message, ...]:
+    messages = to_messages(prompt, source=source)
     if not context:
         return messages
     block = json.dumps(json.loads(pydantic_core.to_json(context, fallback=str)), indent=2)
@@ -255,16 +257,18 @@ class Ask:
         *,
         output: Any = MISSING,
         tools: Sequence[ToolLike] | None = None,
+        context: Mapping[str, Any] | None = None,
         **settings: Unpack[SettingsKwargs],
     ) -> Plan:
         """The plan such a call would follow under the current settings. Sends nothing.
 
-        With a *prompt*, the plan shows its messages (parts as placeholders, never bytes) and a note
-        if this provider would refuse one of its parts.
+        With a *prompt*, the plan shows its messages (parts as placeholders, never bytes; the
+        *context* block as ``ask`` would send it) and a note if this provider would refuse one of
+        its parts.
         """
         plan = _call(output, tools, settings).explain()
         if prompt:
-            plan.messages = to_messages(prompt, source="ask.explain() was given")
+            plan.messages = _prompt(prompt, context, source="ask.explain() was given")
             try:
                 plan.check_inputs(plan.messages)
             except ConfigurationError as exc:

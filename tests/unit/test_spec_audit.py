@@ -94,3 +94,12 @@ def test_a_react_turn_that_is_not_json_is_answered_with_the_parse_error(reply: s
     assert feedback.role == "user"
     assert said in feedback.text
     assert '"thought", "action" and "action_input"' in feedback.text
+
+
+def test_ask_explain_takes_context_like_ask_and_shows_the_block() -> None:
+    """SPEC 2: ask.explain(...) plans what ask(...) would send; its context is the Context: block."""
+    model = ScriptedModel(["ok"])
+    assert ask("What is due?", context={"invoice": 42}, model=model) == "ok"
+    plan = ask.explain("What is due?", context={"invoice": 42}, model="fake")
+    assert plan.messages == model.requests[0].messages
+    assert "Context:" in str(plan)
