@@ -18,6 +18,7 @@ import inspect
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from json.encoder import encode_basestring
 from typing import TYPE_CHECKING, Any, cast
 
 import pydantic
@@ -176,20 +177,32 @@ _fragments: dict[int, tuple[object, str]] = {}
 """The JSON of each value in ``_stable``, by its identity."""
 
 
+_MEMBERS = {key: f"{_ENCODER.encode(key)}:" for key in BODY_KEYS}  # each body key's JSON, with its colon
+_HELD = frozenset(("output_config", "system"))  # the keys whose values ``_held`` makes
+
+
 def _encode(body: dict[Any, Any]) -> str:
     """``_ENCODER.encode(body)``, the same text, with the JSON of the stable values (``_held``) reused.
 
-    A JSON object is its members' JSON joined, so encoding each value apart gives the same bytes.
+    A JSON object is its members' JSON joined, so encoding each value apart gives the same bytes (a
+    ``str`` or an ``int`` is written as the encoder writes it, without a call of it).
     """
     if len(_fragments) > 2 * _STABLE_KEPT:
         _fragments.clear()
     members: list[str] = []
     for key, value in body.items():
-        if not isinstance(key, str):
-            return _ENCODER.encode(body)
-        held = _fragments.get(id(value))
-        json_value = held[1] if held is not None and held[0] is value else _ENCODER.encode(value)
-        members.append(f"{_ENCODER.encode(key)}:{json_value}")
+        if (name := _MEMBERS.get(key)) is None:
+            if not isinstance(key, str):
+                return _ENCODER.encode(body)
+            name = f"{_ENCODER.encode(key)}:"
+        if key in _HELD and (held := _fragments.get(id(value))) is not None and held[0] is value:
+            members.append(name + held[1])
+        elif type(value) is str:
+            members.append(name + encode_basestring(value))
+        elif type(value) is int:
+            members.append(name + int.__repr__(value))
+        else:
+            members.append(name + _ENCODER.encode(value))
     return "{" + ",".join(members) + "}"
 
 
