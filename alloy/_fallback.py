@@ -135,7 +135,21 @@ def _span(chain: Chain, name: str) -> AbstractContextManager[_telemetry.Live | N
 
 def run(chain: Chain, prompt: Any, *, name: str, stream: bool = False) -> Iterator[_drivers.Item]:
     """``_drivers.run`` over each model of *chain* in turn, until one answers: one call span, a
-    span per model under it."""
+    span per model under it. A chain of one model is its run itself (nothing to add or move on to)."""
+    if len(chain.links) == 1:
+        return _drivers.run(chain.links[0].planner, prompt, name=name, stream=stream)
+    return _run(chain, prompt, name=name, stream=stream)
+
+
+def arun(chain: Chain, prompt: Any, *, name: str, stream: bool = False) -> AsyncIterator[_drivers.Item]:
+    """The async twin of ``run``: no layer of its own for a chain of one model, whose every item
+    and failure goes to the caller as it is (one fewer async generator held per call in flight)."""
+    if len(chain.links) == 1:
+        return _drivers.arun(chain.links[0].planner, prompt, name=name, stream=stream)
+    return _arun(chain, prompt, name=name, stream=stream)
+
+
+def _run(chain: Chain, prompt: Any, *, name: str, stream: bool) -> Iterator[_drivers.Item]:
     links = chain.links
     spent = _Spent()
     with _span(chain, name) as span:
@@ -151,8 +165,7 @@ def run(chain: Chain, prompt: Any, *, name: str, stream: bool = False) -> Iterat
                     raise
 
 
-async def arun(chain: Chain, prompt: Any, *, name: str, stream: bool = False) -> AsyncIterator[_drivers.Item]:
-    """The async twin of ``run``."""
+async def _arun(chain: Chain, prompt: Any, *, name: str, stream: bool) -> AsyncIterator[_drivers.Item]:
     links = chain.links
     spent = _Spent()
     with _span(chain, name) as span:
