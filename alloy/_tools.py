@@ -100,7 +100,8 @@ class Tool(Generic[P, R]):
             ToolError: the arguments do not fit the signature, or a ``@require`` failed.
         """
         try:
-            model = self.arguments_model.model_validate(dict(arguments))
+            # as JSON, which the arguments were: `datetime | str` takes an ISO string as the datetime
+            model = self.arguments_model.model_validate_json(pydantic_core.to_json(dict(arguments)))
         except pydantic.ValidationError as exc:
             raise ToolError(f"Invalid arguments for tool {self.name!r}: {exc}", tool=self.name) from exc
         kwargs = {name: getattr(model, name) for name in type(model).model_fields}

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import enum
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import (
@@ -505,3 +507,21 @@ def test_strict_tool_schemas_are_sent_and_arguments_decoded() -> None:
     assert spec.strict and spec.parameters["required"] == ["query", "limit", "tags"]
     assert spec.parameters["additionalProperties"] is False
     assert seen == [("q", 5, {"a": "b"})]
+
+
+def test_tool_arguments_validate_as_json_like_answers() -> None:
+    """Arguments arrive as JSON and are validated as JSON, as answers are (SPEC §17 "Output types"):
+    an ISO string for ``datetime | str`` is the datetime, a UUID string for ``UUID | str`` the UUID."""
+    seen: list[object] = []
+
+    @tool
+    def schedule(when: dt.datetime | str, ticket: uuid.UUID | str) -> str:
+        """Schedule a ticket."""
+        seen.extend([when, ticket])
+        return "ok"
+
+    ticket = "123e4567-e89b-42d3-a456-426614174000"
+    model = ScriptedModel([ToolCall("schedule", {"when": "2025-01-31T12:00:00Z", "ticket": ticket}), "done"])
+    with override(model=model):
+        assert ask("Book it", tools=[schedule]) == "done"
+    assert seen == [dt.datetime(2025, 1, 31, 12, tzinfo=dt.UTC), uuid.UUID(ticket)]
