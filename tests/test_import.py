@@ -140,6 +140,16 @@ def test_a_chat_completions_call_loads_neither_responses_nor_batches() -> None:
     assert not [m for m in unused if m in loaded]
 
 
+@pytest.mark.parametrize("provider", ["openai", "anthropic", "gemini"])
+def test_an_adapter_loads_no_batch_lines(provider: str) -> None:
+    """Each adapter with a batch API loads its batch translation with the first batch call only."""
+    pytest.importorskip({"openai": "openai", "anthropic": "anthropic", "gemini": "google.genai"}[provider])
+    loaded = loaded_after(f"import alloy.providers.{provider}")
+    assert f"alloy.providers.{provider}" in loaded
+    assert not [m for m in loaded if m.startswith("alloy.providers.") and m.endswith("_batch")]
+    assert not [m for m in NOT_FOR_A_CALL if m.startswith("alloy.") and m in loaded]  # SDKs may use pickle
+
+
 def test_the_pytest_plugin_loads_nothing_heavy() -> None:
     """pytest imports the plugin in every run of a project that has Alloy installed: it loads no
     Alloy module beyond itself, no pydantic and no SDK until a test uses the ``cassette`` fixture."""

@@ -42,7 +42,6 @@ from . import (
     reading_stream,
     require_key,
 )
-from . import _anthropic_batch as _batch
 from . import _anthropic_wire as wire
 from ._anthropic_wire import (
     PROVIDER,
@@ -231,18 +230,25 @@ class AnthropicAdapter(Adapter):
             return ProviderError(f"{snippet(exc.message, 200)}{cause}", provider=PROVIDER, retryable=True)
         return None
 
-    # Batch jobs: Message Batches, each request built by build_request and parsed by parse_response.
+    # Batch jobs: Message Batches, each request built by build_request and parsed by parse_response
+    # (``_anthropic_batch``, loaded with the first batch call: a live call never needs it).
 
     def batch_submit(self, requests: Sequence[tuple[str, Request]], settings: Settings) -> str:
+        from . import _anthropic_batch as _batch
+
         batch = [_batch.batch_request(key, request, settings) for key, request in requests]
         size = len(json.dumps(batch, ensure_ascii=False).encode())
         check_batch_size("Anthropic", len(batch), size, max_count=100_000, max_bytes=256_000_000)
         return self._client(settings).messages.batches.create(requests=cast(Any, batch)).id
 
     def batch_state(self, job: str, settings: Settings) -> BatchState:
+        from . import _anthropic_batch as _batch
+
         return _batch.batch_state(self._client(settings).messages.batches.retrieve(job))
 
     def batch_results(self, job: str, settings: Settings) -> Iterator[BatchItem]:
+        from . import _anthropic_batch as _batch
+
         for line in self._client(settings).messages.batches.results(job):
             yield _batch.parse_batch_result(line)
 

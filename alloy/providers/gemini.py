@@ -52,7 +52,6 @@ from . import (
     require_key,
 )
 from . import _gemini_wire as wire
-from ._gemini_batch import batch_request, batch_state, parse_batch_results
 from ._gemini_wire import (
     CALL_ID_PREFIX,
     SKIP_SIGNATURE,
@@ -252,9 +251,12 @@ class GeminiAdapter(Adapter):
     def classify(self, exc: Exception) -> ProviderError | None:
         return classify(exc)
 
-    # Batch jobs: batch mode with inlined requests, each built by build_request, parsed by parse_response.
+    # Batch jobs: batch mode with inlined requests, each built by build_request, parsed by parse_response
+    # (``_gemini_batch``, loaded with the first batch call: a live call never needs it).
 
     def batch_submit(self, requests: Sequence[tuple[str, Request]], settings: Settings) -> str:
+        from ._gemini_batch import batch_request
+
         inlined = [batch_request(key, request) for key, request in requests]
         size = sum(len(r.model_dump_json(exclude_none=True)) for r in inlined)
         check_batch_size("Gemini", len(inlined), size, max_count=None, max_bytes=20_000_000)  # inline
@@ -264,9 +266,13 @@ class GeminiAdapter(Adapter):
         return job.name or ""
 
     def batch_state(self, job: str, settings: Settings) -> BatchState:
+        from ._gemini_batch import batch_state
+
         return batch_state(self.client(settings).batches.get(name=job))
 
     def batch_results(self, job: str, settings: Settings) -> Iterator[BatchItem]:
+        from ._gemini_batch import parse_batch_results
+
         return parse_batch_results(self.client(settings).batches.get(name=job))
 
     def _done(self, state: StreamState) -> Response:
