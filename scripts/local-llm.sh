@@ -185,23 +185,31 @@ start_server() {
     local pid=$!
     echo "$pid" >"$PID_FILE"
     log "started llama-server (pid $pid) on $url; waiting for /health (log: $LOG_FILE)"
-    local i
-    for i in $(seq 1 120); do
+    await_ready llama-server "$pid" "$LOG_FILE" "$PID_FILE" "$url/health" "$url" "$URL_FILE" 60 && return
+    stop_server
+    die "llama-server did not become healthy within 60 s; see $LOG_FILE"
+}
+
+# Wait up to $8 seconds for process $2 (called $1, logging to $3, its pid in file $4) to answer the
+# URL $5; then write its URL $6 to file $7, print it and succeed. Dies if the process exits first;
+# fails if the time runs out (the caller stops it).
+await_ready() {
+    local name=$1 pid=$2 log_file=$3 pid_file=$4 probe=$5 url=$6 url_file=$7 seconds=$8 i
+    for i in $(seq 1 $((seconds * 2))); do
         if ! kill -0 "$pid" 2>/dev/null; then
-            tail -n 30 "$LOG_FILE" >&2 || true
-            rm -f "$PID_FILE"
-            die "llama-server exited during start-up (log above)"
+            tail -n 30 "$log_file" >&2 || true
+            rm -f "$pid_file"
+            die "$name exited during start-up (log above)"
         fi
-        if healthy "$url"; then
-            echo "$url" >"$URL_FILE"
-            log "ready after ~$((i / 2)) s"
+        if curl -fsS --max-time 2 "$probe" >/dev/null 2>&1; then
+            echo "$url" >"$url_file"
+            log "$name: ready after ~$((i / 2)) s"
             echo "$url"
-            return
+            return 0
         fi
         sleep 0.5
     done
-    stop_server
-    die "llama-server did not become healthy within 60 s; see $LOG_FILE"
+    return 1
 }
 
 # Ask process $1 to stop; after 5 s, make it.
@@ -311,21 +319,8 @@ start_litellm() {
     local pid=$!
     echo "$pid" >"$LITELLM_PID_FILE"
     log "started the LiteLLM proxy (pid $pid) on $url in front of $upstream (log: $LITELLM_LOG_FILE)"
-    local i
-    for i in $(seq 1 240); do
-        if ! kill -0 "$pid" 2>/dev/null; then
-            tail -n 30 "$LITELLM_LOG_FILE" >&2 || true
-            rm -f "$LITELLM_PID_FILE"
-            die "the LiteLLM proxy exited during start-up (log above)"
-        fi
-        if curl -fsS --max-time 2 "$url/health/liveliness" >/dev/null 2>&1; then
-            echo "$url" >"$LITELLM_URL_FILE"
-            log "proxy ready after ~$((i / 2)) s"
-            echo "$url"
-            return
-        fi
-        sleep 0.5
-    done
+    await_ready "the LiteLLM proxy" "$pid" "$LITELLM_LOG_FILE" "$LITELLM_PID_FILE" "$url/health/liveliness" \
+        "$url" "$LITELLM_URL_FILE" 120 && return
     stop_litellm
     die "the LiteLLM proxy did not answer within 120 s; see $LITELLM_LOG_FILE"
 }
