@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -127,9 +127,7 @@ class Chain:
 
 
 def _span(chain: Chain, name: str) -> AbstractContextManager[_telemetry.Live | None]:
-    """A chain of one model has no span of its own: its run's span is the call span."""
-    if len(chain.links) == 1:
-        return nullcontext()
+    """The call span of a chain of several models (a chain of one is its run, whose span it is)."""
     return _telemetry.chain_span(chain.settings, name, [link.label for link in chain.links])
 
 
