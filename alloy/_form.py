@@ -64,6 +64,6 @@ def _form(s: Any, defs: dict[str, Any], seen: tuple[str, ...]) -> str:
         return f"<{d['format']}>" if isinstance(d.get("format"), str) else "<string>"
     if types == "boolean":
         return "<true or false>"
-    if types in ("integer", "number", "null"):
-        return "null" if types == "null" else f"<{types}>"
-    return "<any JSON value>"
+    if types in ("integer", "number"):
+        return f"<{types}>"
+    return "null" if types == "null" else "<any JSON value>"

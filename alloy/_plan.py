@@ -83,8 +83,8 @@ class Plan:
     with the recursive schema (``$ref``), not strict, so a deeper answer fits."""
     reminder: str | None = field(default=None, repr=False)
     """Where the shape is only stated in the prompt (no enforced schema, or a compatible server that may
-    ignore it): the answer's form, restated at the end of the last user message of each request, where
-    a small model heeds it (the history the caller gets back is not changed)."""
+    ignore it): the answer's form, restated at the end of the caller's last user message in each
+    request, where a small model heeds it (the history the caller gets back is not changed)."""
     cache_key: str | None = field(default=None, repr=False)
     """Sent as ``Request.cache_key`` (``prompt_cache`` on): the same for every call of a command."""
     fallbacks: list[Plan] = field(default_factory=list["Plan"])
